@@ -1,0 +1,69 @@
+// Package metrics holds ha-webhook's own Prometheus metrics, served next to controller-runtime's webhook metrics.
+package metrics
+
+import (
+	"errors"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ha-webhook/ha-webhook/internal/names"
+)
+
+// Metrics are created once per server and registered on the registry it serves.
+type Metrics struct {
+	mutations  *prometheus.CounterVec
+	violations *prometheus.CounterVec
+	exemptions prometheus.Counter
+}
+
+// New creates the metrics and registers them on reg.
+func New(reg prometheus.Registerer) (*Metrics, error) {
+	m := &Metrics{
+		mutations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ha_webhook_mutations_total",
+			Help: "Fields injected into pods (in audit mode: that would have been injected), by field and mode.",
+		}, []string{"field", "mode"}),
+		violations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ha_webhook_violations_total",
+			Help: "Deployment rule violations found at admission, by rule and mode (enforce denies, audit warns).",
+		}, []string{"rule", "mode"}),
+		exemptions: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ha_webhook_exemptions_total",
+			Help: "Deployments admitted because of the ha-webhook.io/exempt annotation.",
+		}),
+	}
+	var err error
+	if m.mutations, err = register(reg, m.mutations); err != nil {
+		return nil, err
+	}
+	if m.violations, err = register(reg, m.violations); err != nil {
+		return nil, err
+	}
+	if m.exemptions, err = register(reg, m.exemptions); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// register adopts an identical collector already registered, so that several servers in one process (tests) share
+// one set of series instead of failing.
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
+	err := reg.Register(c)
+	var already prometheus.AlreadyRegisteredError
+	if errors.As(err, &already) {
+		if existing, ok := already.ExistingCollector.(C); ok {
+			return existing, nil
+		}
+	}
+	return c, err
+}
+
+func (m *Metrics) Mutated(field string, mode names.Mode) {
+	m.mutations.WithLabelValues(field, string(mode)).Inc()
+}
+
+func (m *Metrics) Violation(rule string, mode names.Mode) {
+	m.violations.WithLabelValues(rule, string(mode)).Inc()
+}
+
+func (m *Metrics) Exempted() { m.exemptions.Inc() }

@@ -1,0 +1,112 @@
+package mutate
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/ha-webhook/ha-webhook/internal/names"
+)
+
+// Recorder counts mutations; the server passes its Prometheus metrics.
+type Recorder interface {
+	Mutated(field string, mode names.Mode)
+}
+
+// Handler is the admission adapter around Pod: it decodes the request, applies the mode, and answers with a JSON
+// patch that only adds what Pod injected.
+type Handler struct {
+	Decoder admission.Decoder
+	Options func() Options
+	Mode    names.ModeLookup
+	Metrics Recorder
+}
+
+// NewHandler wires a Handler. options is called per request so that auto preStop detection can change at run time.
+func NewHandler(scheme *runtime.Scheme, options func() Options, mode names.ModeLookup, metrics Recorder) *Handler {
+	return &Handler{Decoder: admission.NewDecoder(scheme), Options: options, Mode: mode, Metrics: metrics}
+}
+
+// maxWarnings bounds the warnings of one response (a pod may have hundreds of containers).
+const maxWarnings = 20
+
+func (h *Handler) Handle(ctx context.Context, req admission.Request) admission.Response {
+	if req.Operation != admissionv1.Create {
+		return admission.Allowed("")
+	}
+	if req.Kind.Kind != "Pod" || req.Kind.Group != "" || req.SubResource != "" {
+		return admission.Errored(http.StatusBadRequest, fmt.Errorf("expected a Pod, got %s %s", req.Kind.String(), req.SubResource))
+	}
+	pod := &corev1.Pod{}
+	if err := h.Decoder.Decode(req, pod); err != nil {
+		return admission.Errored(http.StatusBadRequest, err)
+	}
+	namespace := req.Namespace
+	if namespace == "" {
+		namespace = pod.Namespace
+	}
+	mode, err := h.Mode(ctx, namespace)
+	if err != nil {
+		return admission.Errored(http.StatusServiceUnavailable, err)
+	}
+
+	// Both sides of the patch come from the same typed round trip, so the patch holds only what Pod changed: fields
+	// unknown to this build's k8s.io/api, or written differently in the raw request, are never removed or rewritten.
+	original, err := json.Marshal(pod)
+	if err != nil {
+		return admission.Errored(http.StatusInternalServerError, err)
+	}
+	res := Pod(pod, h.Options())
+	if res.SkipReason != "" {
+		return admission.Allowed("skipped: " + res.SkipReason)
+	}
+	for _, in := range res.Injections {
+		h.Metrics.Mutated(in.Field, mode)
+	}
+	logf.FromContext(ctx).V(1).Info("mutated pod", "namespace", namespace, "mode", mode, "injections", len(res.Injections))
+
+	warnings := res.Warnings
+	if mode == names.ModeAudit {
+		for _, in := range res.Injections {
+			warnings = append(warnings, AuditWarning(in))
+		}
+		return admission.Allowed("audit mode: nothing patched").WithWarnings(limitWarnings(warnings)...)
+	}
+	if len(res.Injections) == 0 {
+		return admission.Allowed("").WithWarnings(limitWarnings(warnings)...)
+	}
+	mutated, err := json.Marshal(pod)
+	if err != nil {
+		return admission.Errored(http.StatusInternalServerError, err)
+	}
+	return admission.PatchResponseFromRaw(original, mutated).WithWarnings(limitWarnings(warnings)...)
+}
+
+// AuditWarning describes an injection that audit mode did not make, in under 120 characters.
+func AuditWarning(in Injection) string {
+	if in.Container == "" {
+		return fmt.Sprintf("ha-webhook audit: would set %s to %v", in.Field, in.Value)
+	}
+	return fmt.Sprintf("ha-webhook audit: would inject %s into container %q", in.Field, truncateName(in.Container))
+}
+
+func truncateName(s string) string {
+	if len(s) > 63 {
+		return s[:63]
+	}
+	return s
+}
+
+func limitWarnings(w []string) []string {
+	if len(w) <= maxWarnings {
+		return w
+	}
+	return append(w[:maxWarnings-1:maxWarnings-1], fmt.Sprintf("… and %d more", len(w)-maxWarnings+1))
+}

@@ -1,0 +1,226 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/discovery"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/ha-webhook/ha-webhook/internal/metrics"
+	"github.com/ha-webhook/ha-webhook/internal/mutate"
+	"github.com/ha-webhook/ha-webhook/internal/names"
+	"github.com/ha-webhook/ha-webhook/internal/validate"
+)
+
+// Server is a configured, not yet started `ha-webhook serve`.
+type Server struct {
+	cfg      Config
+	mgr      manager.Manager
+	stopping atomic.Bool
+}
+
+// cachedObjects are the only kinds the server reads: it never caches Pods or Deployments.
+func cachedObjects() []client.Object {
+	return []client.Object{&policyv1.PodDisruptionBudget{}, &autoscalingv2.HorizontalPodAutoscaler{}, &corev1.Namespace{}}
+}
+
+// NewScheme registers the built-in types the webhooks decode.
+func NewScheme() *runtime.Scheme {
+	s := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(s); err != nil {
+		panic(err) // only on a programming error in the built-in scheme
+	}
+	return s
+}
+
+// New builds the manager, registers the webhooks and health checks. Nothing listens until Run.
+func New(restCfg *rest.Config, cfg Config) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	scheme := NewScheme()
+	byObject := map[client.Object]cache.ByObject{}
+	for _, o := range cachedObjects() {
+		byObject[o] = cache.ByObject{}
+	}
+	tlsOpts := []func(*tls.Config){func(c *tls.Config) { c.MinVersion = tls.VersionTLS12 }}
+	if !cfg.EnableHTTP2 {
+		tlsOpts = append(tlsOpts, func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} })
+	}
+	// The manager's own shutdown runs after the delay in Run; this bounds the drain that follows.
+	mgr, err := manager.New(restCfg, manager.Options{
+		Scheme: scheme,
+		Cache: cache.Options{
+			ByObject:         byObject,
+			DefaultTransform: cache.TransformStripManagedFields(),
+		},
+		WebhookServer: webhook.NewServer(webhook.Options{
+			Host:     cfg.WebhookHost,
+			Port:     cfg.WebhookPort,
+			CertDir:  cfg.CertDir,
+			CertName: cfg.CertName,
+			KeyName:  cfg.KeyName,
+			TLSOpts:  tlsOpts,
+		}),
+		Metrics:                 metricsserver.Options{BindAddress: cfg.MetricsAddr},
+		HealthProbeBindAddress:  cfg.HealthAddr,
+		GracefulShutdownTimeout: ptr.To(cfg.GracefulShutdownTimeout),
+		LeaderElection:          false, // every replica serves; there is nothing to elect
+	})
+	if err != nil {
+		return nil, fmt.Errorf("creating manager: %w", err)
+	}
+	s := &Server{cfg: cfg, mgr: mgr}
+
+	m, err := metrics.New(crmetrics.Registry)
+	if err != nil {
+		return nil, fmt.Errorf("registering metrics: %w", err)
+	}
+	options := func() mutate.Options { return cfg.Mutate }
+	if cfg.Mutate.PreStopMode == mutate.PreStopAuto {
+		dc, err := discovery.NewDiscoveryClientForConfig(restCfg)
+		if err != nil {
+			return nil, err
+		}
+		detector, err := NewNativeSleepDetector(dc, cfg.NativeSleepRecheck)
+		if err != nil {
+			return nil, fmt.Errorf("detecting native preStop sleep support: %w", err)
+		}
+		if err := mgr.Add(detector); err != nil {
+			return nil, err
+		}
+		options = func() mutate.Options {
+			o := cfg.Mutate
+			o.NativeSleepSupported = detector.Supported()
+			return o
+		}
+	}
+
+	modes := namespaceModes(mgr.GetCache(), cfg.Mode)
+	deployments := validate.NewDeploymentHandler(scheme, cfg.Rules, modes, validate.CachedCluster{Reader: mgr.GetCache()}.Cluster, m)
+	// A scale request carries only replicas; the Deployment's template is read live, as scales are rare next to pod
+	// creations and caching every Deployment would cost far more memory.
+	apiReader := mgr.GetAPIReader()
+	scale := &validate.ScaleHandler{Deployments: deployments, Get: func(ctx context.Context, ns, name string) (*appsv1.Deployment, error) {
+		d := &appsv1.Deployment{}
+		return d, apiReader.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, d)
+	}}
+	srv := mgr.GetWebhookServer()
+	srv.Register(names.PathMutatePod, &admission.Webhook{Handler: mutate.NewHandler(scheme, options, modes, m)})
+	srv.Register(names.PathValidateDeployment, &admission.Webhook{Handler: deployments})
+	srv.Register(names.PathValidateScale, &admission.Webhook{Handler: scale})
+
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return nil, err
+	}
+	if err := mgr.AddReadyzCheck("webhook", srv.StartedChecker()); err != nil {
+		return nil, err
+	}
+	if err := mgr.AddReadyzCheck("caches", s.cachesSynced); err != nil {
+		return nil, err
+	}
+	if err := mgr.AddReadyzCheck("shutdown", func(*http.Request) error {
+		if s.stopping.Load() {
+			return errors.New("shutting down")
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// cachesSynced is ready once every cached kind has an informer that has synced.
+func (s *Server) cachesSynced(req *http.Request) error {
+	ctx, cancel := context.WithTimeout(req.Context(), time.Second)
+	defer cancel()
+	for _, o := range cachedObjects() {
+		inf, err := s.mgr.GetCache().GetInformer(ctx, o, cache.BlockUntilSynced(false))
+		if err != nil {
+			return err
+		}
+		if !inf.HasSynced() {
+			return fmt.Errorf("cache of %T not synced", o)
+		}
+	}
+	return nil
+}
+
+// Run serves until ctx ends, then shuts down gracefully: readiness turns false at once, the server keeps serving for
+// ShutdownDelay (endpoints and the API server's connection pool move to other replicas), then in-flight requests
+// drain within GracefulShutdownTimeout.
+func (s *Server) Run(ctx context.Context) error {
+	log := logf.FromContext(ctx)
+	mgrCtx, stopManager := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopManager()
+
+	// Start informers up front so the cache syncs before the first request, not on it.
+	go func() {
+		for _, o := range cachedObjects() {
+			if _, err := s.mgr.GetCache().GetInformer(mgrCtx, o, cache.BlockUntilSynced(false)); err != nil {
+				log.Error(err, "starting informer", "kind", fmt.Sprintf("%T", o))
+			}
+		}
+	}()
+
+	done := make(chan error, 1)
+	go func() { done <- s.mgr.Start(mgrCtx) }()
+
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	}
+	s.stopping.Store(true)
+	log.Info("shutdown requested: readiness is now false; still serving", "delay", s.cfg.ShutdownDelay)
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(s.cfg.ShutdownDelay):
+	}
+	log.Info("draining in-flight requests")
+	stopManager()
+	return <-done
+}
+
+// namespaceModes resolves the mode per namespace from the cached Namespace's ha-webhook.io/mode label.
+func namespaceModes(r client.Reader, global names.Mode) names.ModeLookup {
+	return func(ctx context.Context, namespace string) (names.Mode, error) {
+		if namespace == "" {
+			return global, nil
+		}
+		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		ns := &corev1.Namespace{}
+		if err := r.Get(ctx, client.ObjectKey{Name: namespace}, ns); err != nil {
+			if apierrors.IsNotFound(err) {
+				return global, nil
+			}
+			return "", fmt.Errorf("reading namespace %s: %w", namespace, err)
+		}
+		return names.ModeFor(global, ns.Labels), nil
+	}
+}

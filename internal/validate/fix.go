@@ -1,0 +1,33 @@
+package validate
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+)
+
+// createPDBCommand is a ready-to-run command creating a PDB that keeps a pod up and lets a drain proceed.
+func createPDBCommand(d *appsv1.Deployment) string {
+	var selector string
+	if d.Spec.Selector != nil {
+		selector = metav1.FormatLabelSelector(d.Spec.Selector)
+	}
+	if selector == "" || selector == "<none>" || selector == "<error>" {
+		selector = labels.Set(d.Spec.Template.Labels).String()
+	}
+	return fmt.Sprintf("kubectl create pdb %s -n %s --selector=%s --max-unavailable=1", d.Name, namespaceOf(d), shellQuote(selector))
+}
+
+var shellSafe = regexp.MustCompile(`^[A-Za-z0-9=,._/-]+$`)
+
+// shellQuote quotes a selector for a POSIX shell when it holds anything but plain key=value characters.
+func shellQuote(s string) string {
+	if shellSafe.MatchString(s) {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

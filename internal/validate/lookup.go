@@ -1,0 +1,40 @@
+package validate
+
+import (
+	"context"
+	"fmt"
+
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	policyv1 "k8s.io/api/policy/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// CachedCluster reads a namespace's PDBs and HPAs from an informer-backed reader. controller-runtime's cache
+// indexes objects by namespace, so a lookup costs the namespace's objects, not the cluster's.
+type CachedCluster struct {
+	Reader client.Reader
+}
+
+// Cluster lists the namespace's PDBs and HPAs. A cache that has not synced yields an error (the caller fails the
+// request per failurePolicy), never an empty list that would look like "no PDB".
+func (c CachedCluster) Cluster(ctx context.Context, namespace string) (Cluster, error) {
+	var pdbs policyv1.PodDisruptionBudgetList
+	if err := c.Reader.List(ctx, &pdbs, client.InNamespace(namespace)); err != nil {
+		return Cluster{}, fmt.Errorf("listing PodDisruptionBudgets in %s: %w", namespace, err)
+	}
+	var hpas autoscalingv2.HorizontalPodAutoscalerList
+	if err := c.Reader.List(ctx, &hpas, client.InNamespace(namespace)); err != nil {
+		return Cluster{}, fmt.Errorf("listing HorizontalPodAutoscalers in %s: %w", namespace, err)
+	}
+	out := Cluster{
+		PDBs: make([]*policyv1.PodDisruptionBudget, len(pdbs.Items)),
+		HPAs: make([]*autoscalingv2.HorizontalPodAutoscaler, len(hpas.Items)),
+	}
+	for i := range pdbs.Items {
+		out.PDBs[i] = &pdbs.Items[i]
+	}
+	for i := range hpas.Items {
+		out.HPAs[i] = &hpas.Items[i]
+	}
+	return out, nil
+}

@@ -1,0 +1,24 @@
+package validate
+
+import "fmt"
+
+// Options configure the Deployment rules.
+type Options struct {
+	// MinReplicas is the fewest effective replicas a Deployment may run (0 always passes: nothing to protect).
+	MinReplicas int32
+	// AllowExemptions honours the ha-webhook.io/exempt annotation.
+	AllowExemptions bool
+}
+
+// DefaultOptions are the documented defaults.
+func DefaultOptions() Options {
+	return Options{MinReplicas: 2, AllowExemptions: true}
+}
+
+// Validate rejects options that make no sense.
+func (o Options) Validate() error {
+	if o.MinReplicas < 1 {
+		return fmt.Errorf("--min-replicas must be >= 1, got %d", o.MinReplicas)
+	}
+	return nil
+}

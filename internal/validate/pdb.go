@@ -1,0 +1,52 @@
+package validate
+
+import (
+	"sort"
+
+	appsv1 "k8s.io/api/apps/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/intstr"
+)
+
+// selectingPDBs returns the PDBs whose selector matches the pod template's labels, sorted by name. A nil selector
+// selects nothing and an empty one everything, as the Eviction API reads them; an invalid selector selects nothing.
+func selectingPDBs(d *appsv1.Deployment, pdbs []*policyv1.PodDisruptionBudget) []*policyv1.PodDisruptionBudget {
+	podLabels := labels.Set(d.Spec.Template.Labels)
+	var out []*policyv1.PodDisruptionBudget
+	for _, p := range pdbs {
+		if p.Spec.Selector == nil {
+			continue
+		}
+		sel, err := metav1.LabelSelectorAsSelector(p.Spec.Selector)
+		if err != nil || !sel.Matches(podLabels) {
+			continue
+		}
+		out = append(out, p)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// allowedDisruptions is how many of replicas pods the PDB lets a drain evict at once when all are healthy, computed
+// as the disruption controller does: percentages of maxUnavailable and minAvailable are rounded up; a PDB with
+// neither field protects nothing.
+func allowedDisruptions(p *policyv1.PodDisruptionBudget, replicas int32) (int32, error) {
+	var desiredHealthy int32
+	switch {
+	case p.Spec.MaxUnavailable != nil:
+		maxUnavailable, err := intstr.GetScaledValueFromIntOrPercent(p.Spec.MaxUnavailable, int(replicas), true)
+		if err != nil {
+			return 0, err
+		}
+		desiredHealthy = max(replicas-int32(maxUnavailable), 0)
+	case p.Spec.MinAvailable != nil:
+		minAvailable, err := intstr.GetScaledValueFromIntOrPercent(p.Spec.MinAvailable, int(replicas), true)
+		if err != nil {
+			return 0, err
+		}
+		desiredHealthy = int32(minAvailable)
+	}
+	return max(replicas-desiredHealthy, 0), nil
+}
