@@ -45,6 +45,7 @@ const (
 const (
 	WebhookMutatePod          = "pods.ha-webhook.io"
 	WebhookValidateDeployment = "deployments.ha-webhook.io"
+	WebhookValidateScale      = "deployments-scale.ha-webhook.io"
 )
 
 // Mode says whether violations block (enforce) or only warn (audit).
