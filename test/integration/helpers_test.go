@@ -108,3 +108,17 @@ func servingPod(ns, name string) *corev1.Pod {
 func discoveryClient() (*discovery.DiscoveryClient, error) {
 	return discovery.NewDiscoveryClientForConfig(env.Config)
 }
+
+// eventually retries f for up to 10 s: the webhook's informer cache follows the API server asynchronously.
+func eventually(t *testing.T, f func() error) {
+	t.Helper()
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if err = f(); err == nil {
+			return
+		}
+	}
+	t.Fatalf("still failing after 10s: %v", err)
+}
+
+func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }
