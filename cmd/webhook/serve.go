@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/pflag"
 	ctrl "sigs.k8s.io/controller-runtime"
+	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/client/config"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/ha-webhook/ha-webhook/internal/mutate"
@@ -34,6 +35,7 @@ func serveFlags(cfg *server.Config, zapOpts *zap.Options) *pflag.FlagSet {
 	fs.DurationVar(&cfg.NativeSleepRecheck, "native-sleep-recheck-interval", cfg.NativeSleepRecheck, "how often --prestop-mode=auto re-reads the API server version")
 	goFlags := flag.NewFlagSet("zap", flag.ContinueOnError)
 	zapOpts.BindFlags(goFlags)
+	ctrlconfig.RegisterFlags(goFlags) // --kubeconfig; in a cluster the service account is used
 	fs.AddGoFlagSet(goFlags)
 	return fs
 }
@@ -81,7 +83,7 @@ func addMutateFlags(fs *pflag.FlagSet, o *mutate.Options) {
 	fs.Int64Var(&o.PreStopSleepSeconds, "prestop-sleep", o.PreStopSleepSeconds, "seconds of the injected preStop sleep (a pod may override it with ha-webhook.io/prestop-sleep-seconds)")
 	fs.Int64Var(&o.MaxPreStopSleepSeconds, "max-prestop-sleep", o.MaxPreStopSleepSeconds, "upper bound of a pod's preStop sleep override; must be below --max-termination-grace-period")
 	fs.Int64Var(&o.MaxTerminationGracePeriodSeconds, "max-termination-grace-period", o.MaxTerminationGracePeriodSeconds, "cap, in seconds, of the raised terminationGracePeriodSeconds")
-	fs.Var(newPreStopModeValue(&o.PreStopMode), "prestop-mode", "auto (native sleep when the API server supports it), sleep (native lifecycle.preStop.sleep) or exec (runs `sleep N`, needs a sleep binary in the image)")
+	fs.Var(newPreStopModeValue(&o.PreStopMode), "prestop-mode", "auto (native sleep when the API server supports it), sleep (native lifecycle.preStop.sleep) or exec (runs 'sleep N', needs a sleep binary in the image)")
 	fs.Int32Var(&o.Readiness.PeriodSeconds, "readiness-period-seconds", o.Readiness.PeriodSeconds, "periodSeconds of an injected readiness probe")
 	fs.Int32Var(&o.Readiness.TimeoutSeconds, "readiness-timeout-seconds", o.Readiness.TimeoutSeconds, "timeoutSeconds of an injected readiness probe")
 	fs.Int32Var(&o.Readiness.FailureThreshold, "readiness-failure-threshold", o.Readiness.FailureThreshold, "failureThreshold of an injected readiness probe")
