@@ -48,15 +48,16 @@ func checkCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 	addMutateFlags(fs, &opts.Mutate)
 	addRuleFlags(fs, &opts.Rules)
 
+	usageError := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "ha-webhook check: "+format+"\nRun \"ha-webhook check --help\" for usage.\n", a...)
+		return 2
+	}
+	// With ContinueOnError pflag prints usage for --help only; other parse errors are reported here.
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			return 0
 		}
-		return 2
-	}
-	usageError := func(format string, a ...any) int {
-		fmt.Fprintf(stderr, "ha-webhook check: "+format+"\nRun \"ha-webhook check --help\" for usage.\n", a...)
-		return 2
+		return usageError("%v", err)
 	}
 	if fs.NArg() > 0 {
 		return usageError("unexpected argument %q: name manifests with -f PATH", fs.Arg(0))

@@ -49,6 +49,11 @@ func serveCommand(args []string, stderr io.Writer) int {
 		if errors.Is(err, pflag.ErrHelp) {
 			return 0
 		}
+		fmt.Fprintf(stderr, "ha-webhook serve: %v\nRun \"ha-webhook serve --help\" for the flags.\n", err)
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "ha-webhook serve: unexpected arguments %q\n", fs.Args())
 		return 2
 	}
 	if err := cfg.Validate(); err != nil {
