@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/ha-webhook/ha-webhook/internal/names"
+	"github.com/ha-webhook/ha-webhook/internal/text"
 )
 
 // Recorder counts mutations; the server passes its Prometheus metrics.
@@ -89,19 +90,12 @@ func (h *Handler) Handle(ctx context.Context, req admission.Request) admission.R
 	return admission.PatchResponseFromRaw(original, mutated).WithWarnings(limitWarnings(warnings)...)
 }
 
-// AuditWarning describes an injection that audit mode did not make, in under 120 characters.
+// AuditWarning describes an injection that audit mode did not make, in at most 120 characters.
 func AuditWarning(in Injection) string {
-	if in.Container == "" {
-		return fmt.Sprintf("ha-webhook audit: would set %s to %v", in.Field, in.Value)
+	if in.Field == FieldGracePeriod {
+		return warnf("ha-webhook audit: would set %s to %v", in.Field, in.Value)
 	}
-	return fmt.Sprintf("ha-webhook audit: would inject %s into container %q", in.Field, truncateName(in.Container))
-}
-
-func truncateName(s string) string {
-	if len(s) > 63 {
-		return s[:63]
-	}
-	return s
+	return warnf("ha-webhook audit: would inject %s into container %s", in.Field, text.Quote(in.Container))
 }
 
 func limitWarnings(w []string) []string {

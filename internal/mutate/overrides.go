@@ -1,6 +1,7 @@
 package mutate
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -30,28 +31,29 @@ func readOverrides(annotations map[string]string, opts Options) overrides {
 	if raw, ok := annotations[names.AnnotationPreStopSleepSeconds]; ok {
 		n, err := strconv.ParseInt(strings.TrimSpace(raw), 10, 64)
 		switch {
-		case err != nil || n < 0:
-			ov.warnings = append(ov.warnings, fmt.Sprintf("%s=%s is not a whole number of seconds >= 0; using %d",
-				names.AnnotationPreStopSleepSeconds, text.Quote(raw), opts.PreStopSleepSeconds))
-		case n > opts.MaxPreStopSleepSeconds:
+		case errors.Is(err, strconv.ErrRange) && n > 0, err == nil && n > opts.MaxPreStopSleepSeconds:
+			// A number too large for int64 is as much "more than the maximum" as any other: clamp it the same way.
 			ov.sleepSeconds = opts.MaxPreStopSleepSeconds
-			ov.warnings = append(ov.warnings, fmt.Sprintf("%s=%d exceeds the maximum %d; using %d",
-				names.AnnotationPreStopSleepSeconds, n, opts.MaxPreStopSleepSeconds, opts.MaxPreStopSleepSeconds))
+			ov.warnings = append(ov.warnings, warnf("%s: using the maximum %d instead of %s",
+				names.AnnotationPreStopSleepSeconds, opts.MaxPreStopSleepSeconds, text.Quote(raw)))
+		case err != nil || n < 0:
+			ov.warnings = append(ov.warnings, warnf("%s: using %d, not a whole number of seconds >= 0: %s",
+				names.AnnotationPreStopSleepSeconds, opts.PreStopSleepSeconds, text.Quote(raw)))
 		default:
 			ov.sleepSeconds = n
 		}
 	}
 	if raw, ok := annotations[names.AnnotationReadinessPath]; ok {
 		if err := checkReadinessPath(raw); err != nil {
-			ov.warnings = append(ov.warnings, fmt.Sprintf("%s=%s ignored (%v); injecting a tcpSocket probe",
-				names.AnnotationReadinessPath, text.Quote(raw), err))
+			ov.warnings = append(ov.warnings, warnf("%s: ignored (%v), probing tcpSocket: %s",
+				names.AnnotationReadinessPath, err, text.Quote(raw)))
 		} else {
 			ov.readinessPath = raw
 		}
 	}
 	if raw, ok := annotations[names.AnnotationReadinessPort]; ok {
 		if port, err := parsePort(raw); err != nil {
-			ov.warnings = append(ov.warnings, fmt.Sprintf("%s=%s ignored (%v)", names.AnnotationReadinessPort, text.Quote(raw), err))
+			ov.warnings = append(ov.warnings, warnf("%s: ignored (%v): %s", names.AnnotationReadinessPort, err, text.Quote(raw)))
 		} else {
 			ov.readinessPort = &port
 		}
@@ -59,18 +61,27 @@ func readOverrides(annotations map[string]string, opts Options) overrides {
 	return ov
 }
 
+// maxWarningLength keeps each warning short enough for kubectl to print it whole. Messages put the user's value
+// last, so that the cut, if any, falls in it.
+const maxWarningLength = 120
+
+// warnf formats a warning bounded to maxWarningLength characters.
+func warnf(format string, args ...any) string {
+	return text.Truncate(fmt.Sprintf(format, args...), maxWarningLength)
+}
+
 // checkReadinessPath accepts an absolute HTTP path without whitespace or control characters: it becomes an httpGet
 // path the kubelet requests, so anything else is either a typo or an attempt to smuggle something in.
 func checkReadinessPath(p string) error {
 	if !strings.HasPrefix(p, "/") {
-		return fmt.Errorf("must start with /")
+		return errors.New("must start with /")
 	}
 	if len(p) > maxReadinessPathLength {
 		return fmt.Errorf("longer than %d characters", maxReadinessPathLength)
 	}
 	for _, r := range p {
 		if r == unicode.ReplacementChar || unicode.IsControl(r) || unicode.IsSpace(r) {
-			return fmt.Errorf("contains whitespace, control or invalid characters")
+			return errors.New("whitespace or control characters")
 		}
 	}
 	return nil
@@ -80,12 +91,12 @@ func checkReadinessPath(p string) error {
 func parsePort(s string) (intstr.IntOrString, error) {
 	if n, err := strconv.Atoi(s); err == nil {
 		if n < 1 || n > 65535 {
-			return intstr.IntOrString{}, fmt.Errorf("port number must be 1-65535")
+			return intstr.IntOrString{}, errors.New("port number must be 1-65535")
 		}
 		return intstr.FromInt32(int32(n)), nil
 	}
 	if errs := validation.IsValidPortName(s); len(errs) > 0 {
-		return intstr.IntOrString{}, fmt.Errorf("not a port number or name")
+		return intstr.IntOrString{}, errors.New("not a port number or name")
 	}
 	return intstr.FromString(s), nil
 }

@@ -82,7 +82,8 @@ func Pod(pod *corev1.Pod, opts Options) Result {
 	}
 
 	if maxSleep > 0 {
-		if grace, changed := raisedGracePeriod(pod.Spec.TerminationGracePeriodSeconds, maxSleep, opts.MaxTerminationGracePeriodSeconds); changed {
+		budgetAdded := slices.Contains(strings.Split(pod.Annotations[names.AnnotationInjected], ","), FieldGracePeriod)
+		if grace, changed := raisedGracePeriod(pod.Spec.TerminationGracePeriodSeconds, maxSleep, opts.MaxTerminationGracePeriodSeconds, budgetAdded); changed {
 			pod.Spec.TerminationGracePeriodSeconds = &grace
 			res.Injections = append(res.Injections, Injection{Field: FieldGracePeriod, Value: grace})
 		}

@@ -18,10 +18,12 @@ func preStopAction(opts Options) (PreStopMode, string) {
 	if opts.NativeSleepSupported {
 		return PreStopSleep, ""
 	}
-	return PreStopAuto, "preStop sleep not injected: the API server does not support lifecycle.preStop.sleep " +
-		"(Kubernetes < 1.30 or the PodLifecycleSleepAction gate off); upgrade it, or run with --prestop-mode=exec " +
-		"if every image has a sleep binary"
+	return PreStopAuto, unsupportedSleepWarning
 }
+
+// unsupportedSleepWarning is the one warning of a pod that auto mode leaves without a preStop sleep.
+const unsupportedSleepWarning = "preStop sleep not injected: API server lacks lifecycle.preStop.sleep (< 1.30); " +
+	"upgrade it or use --prestop-mode=exec"
 
 func preStopHandler(action PreStopMode, seconds int64) *corev1.LifecycleHandler {
 	if action == PreStopExec {
@@ -33,15 +35,26 @@ func preStopHandler(action PreStopMode, seconds int64) *corev1.LifecycleHandler 
 // raisedGracePeriod adds the injected sleep to the grace period the pod had (the API server's default 30 when
 // unset), so the application keeps the shutdown time it had before; capped, and never lowered. The result is always
 // greater than the sleep, because the API server rejects a sleep that is not less than the grace period.
-func raisedGracePeriod(current *int64, sleep, maxGrace int64) (int64, bool) {
+//
+// budgetAdded says an earlier pass of the webhook (a reinvocation after another webhook added a container) already
+// added the sleep to the grace period: the sleeps of all containers run at once, so the budget is added only once.
+func raisedGracePeriod(current *int64, sleep, maxGrace int64, budgetAdded bool) (int64, bool) {
 	base := DefaultGracePeriodSeconds
 	if current != nil {
 		base = *current
 	}
-	want := min(base+sleep, maxGrace)
+	want := base
+	if !budgetAdded || current == nil {
+		if base < maxGrace-sleep {
+			want = base + sleep
+		} else {
+			want = max(base, maxGrace)
+		}
+	}
 	want = max(want, sleep+1)
-	if current != nil && want <= *current {
-		return *current, false
+	if want <= base {
+		// Nothing to raise. An unset grace period stays unset: the API server's default is base, already enough.
+		return base, false
 	}
 	return want, true
 }

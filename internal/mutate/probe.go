@@ -1,10 +1,11 @@
 package mutate
 
 import (
-	"fmt"
-
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/ha-webhook/ha-webhook/internal/names"
+	"github.com/ha-webhook/ha-webhook/internal/text"
 )
 
 // readinessProbe builds the probe injected into a serving container: httpGet on the readiness-path annotation when
@@ -17,7 +18,8 @@ func readinessProbe(c *corev1.Container, first corev1.ContainerPort, ov override
 		if declaresPort(c, *ov.readinessPort) {
 			port = *ov.readinessPort
 		} else {
-			warning = fmt.Sprintf("container %q declares no port %s; probing port %s", c.Name, ov.readinessPort.String(), port.String())
+			warning = warnf("%s: %s not declared, probing port %s in container %s",
+				names.AnnotationReadinessPort, ov.readinessPort.String(), port.String(), text.Quote(c.Name))
 		}
 	}
 	probe := &corev1.Probe{

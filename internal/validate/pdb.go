@@ -33,20 +33,22 @@ func selectingPDBs(d *appsv1.Deployment, pdbs []*policyv1.PodDisruptionBudget) [
 // as the disruption controller does: percentages of maxUnavailable and minAvailable are rounded up; a PDB with
 // neither field protects nothing.
 func allowedDisruptions(p *policyv1.PodDisruptionBudget, replicas int32) (int32, error) {
-	var desiredHealthy int32
+	var desiredHealthy int
 	switch {
 	case p.Spec.MaxUnavailable != nil:
 		maxUnavailable, err := intstr.GetScaledValueFromIntOrPercent(p.Spec.MaxUnavailable, int(replicas), true)
 		if err != nil {
 			return 0, err
 		}
-		desiredHealthy = max(replicas-int32(maxUnavailable), 0)
+		desiredHealthy = int(replicas) - maxUnavailable
 	case p.Spec.MinAvailable != nil:
 		minAvailable, err := intstr.GetScaledValueFromIntOrPercent(p.Spec.MinAvailable, int(replicas), true)
 		if err != nil {
 			return 0, err
 		}
-		desiredHealthy = int32(minAvailable)
+		desiredHealthy = minAvailable
 	}
-	return max(replicas-desiredHealthy, 0), nil
+	// Computed in int and clamped to [0, replicas]: a percentage over 100% (the API server rejects one, but
+	// `ha-webhook check` reads unvalidated manifests) must not wrap around int32.
+	return int32(int(replicas) - min(max(desiredHealthy, 0), int(replicas))), nil
 }

@@ -8,6 +8,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/ha-webhook/ha-webhook/internal/names"
+	"github.com/ha-webhook/ha-webhook/internal/text"
 )
 
 // Recorder counts violations and exemptions; the server passes its Prometheus metrics.
@@ -32,7 +33,7 @@ func Message(d *appsv1.Deployment, vs []Violation) string {
 func Warnings(v Verdict, mode names.Mode) []string {
 	var out []string
 	if v.Exemption != "" {
-		out = append(out, fmt.Sprintf("ha-webhook: exempt from validation (%s=%q)", names.AnnotationExempt, v.Exemption))
+		out = append(out, text.Truncate(fmt.Sprintf("ha-webhook: exempt from validation: %s=%s", names.AnnotationExempt, text.Quote(v.Exemption)), MaxWarningLength))
 	}
 	if mode == names.ModeAudit {
 		for _, x := range v.Violations {

@@ -229,7 +229,7 @@ func advisories(d *appsv1.Deployment, c Cluster) []Violation {
 	}
 	// The Deployment controller rounds maxUnavailable down.
 	n, err := intstr.GetScaledValueFromIntOrPercent(&maxUnavailable, int(replicas), false)
-	if err == nil && int32(n) >= replicas && replicas > 0 {
+	if err == nil && n >= int(replicas) && replicas > 0 {
 		return []Violation{{
 			Rule: RuleRolloutAllUnavailable, Field: strategyPath.Child("rollingUpdate", "maxUnavailable"), BadValue: maxUnavailable.String(),
 			Why: fmt.Sprintf("maxUnavailable %s takes all %d replica(s) down during a rollout", maxUnavailable.String(), replicas),

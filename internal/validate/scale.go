@@ -2,6 +2,7 @@ package validate
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 
@@ -36,6 +37,9 @@ func (h *ScaleHandler) Handle(ctx context.Context, req admission.Request) admiss
 		return admission.Errored(http.StatusBadRequest, err)
 	}
 	current, err := h.Get(ctx, req.Namespace, req.Name)
+	if err == nil && current == nil {
+		err = errors.New("not found")
+	}
 	if err != nil {
 		return admission.Errored(http.StatusServiceUnavailable, fmt.Errorf("reading deployment %s/%s: %w", req.Namespace, req.Name, err))
 	}

@@ -1,0 +1,243 @@
+package mutate
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/google/go-cmp/cmp"
+	admissionv1 "k8s.io/api/admission/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+
+	"github.com/ha-webhook/ha-webhook/internal/names"
+)
+
+// fuzzPod builds a pod from fuzz input. Each byte of shape describes one container: bits 0-1 the protocol of its
+// port (none, TCP, UDP, SCTP), bit 2 a named port, bit 3 an existing readiness probe, bit 4 an existing exec
+// preStop, bit 5 no port at all, bit 6 a second, TCP port, bit 7 an init container instead.
+func fuzzPod(sleep, path, port, skip, record string, grace int64, hasGrace bool, shape []byte) *corev1.Pod {
+	pod := newPod()
+	pod.Annotations = map[string]string{}
+	for k, v := range map[string]string{
+		names.AnnotationPreStopSleepSeconds: sleep,
+		names.AnnotationReadinessPath:       path,
+		names.AnnotationReadinessPort:       port,
+		names.AnnotationSkipMutation:        skip,
+		names.AnnotationInjected:            record,
+	} {
+		if v != "" {
+			pod.Annotations[k] = v
+		}
+	}
+	if hasGrace {
+		pod.Spec.TerminationGracePeriodSeconds = ptr.To(grace)
+	}
+	if len(shape) > 16 {
+		shape = shape[:16]
+	}
+	for i, b := range shape {
+		c := ctr(fmt.Sprintf("c%d", i))
+		if b&32 == 0 {
+			p := corev1.ContainerPort{ContainerPort: int32(8000 + i), Protocol: []corev1.Protocol{"", corev1.ProtocolTCP, corev1.ProtocolUDP, corev1.ProtocolSCTP}[b&3]}
+			if b&4 != 0 {
+				p.Name = fmt.Sprintf("p%d", i)
+			}
+			c.Ports = append(c.Ports, p)
+			if b&64 != 0 {
+				c.Ports = append(c.Ports, tcpPort("http", 9000))
+			}
+		}
+		if b&8 != 0 {
+			c.ReadinessProbe = httpProbe("/own", intstr.FromInt32(1))
+		}
+		if b&16 != 0 {
+			c.Lifecycle = &corev1.Lifecycle{PreStop: execHandler("/drain")}
+		}
+		if b&128 != 0 {
+			pod.Spec.InitContainers = append(pod.Spec.InitContainers, c)
+		} else {
+			pod.Spec.Containers = append(pod.Spec.Containers, c)
+		}
+	}
+	return pod
+}
+
+func fuzzOptions(mode uint8, native bool) Options {
+	opts := testOptions()
+	opts.PreStopMode = []PreStopMode{PreStopAuto, PreStopSleep, PreStopExec}[int(mode)%3]
+	opts.NativeSleepSupported = native
+	if mode&4 != 0 { // a tight cap, to reach the clamping paths
+		opts.PreStopSleepSeconds, opts.MaxPreStopSleepSeconds, opts.MaxTerminationGracePeriodSeconds = 5, 9, 10
+	}
+	return opts
+}
+
+func FuzzPod(f *testing.F) {
+	f.Add("", "", "", "", "", int64(0), false, []byte{1}, uint8(1), true)
+	f.Add("20", "/healthz", "http", "false", "", int64(30), true, []byte{1 | 4 | 64, 0, 2}, uint8(1), true)
+	f.Add("0", "", "", "", "", int64(10), true, []byte{1, 1 | 8}, uint8(2), false)
+	f.Add("1000", "relative", "70000", "", "readinessProbe:x", int64(600), true, []byte{4, 16}, uint8(0), false)
+	f.Add("99999999999999999999", "/a b", "0", "True", "", int64(-1), true, []byte{1 | 128, 2, 3}, uint8(4), true)
+	f.Add("-5", "/\xff", "Bad_Name", "", "terminationGracePeriodSeconds", int64(9223372036854775807), true, []byte{0, 0, 0}, uint8(5), true)
+	f.Add(" 7 ", "/ok", "8000", "true", "", int64(3), true, []byte{1}, uint8(1), true)
+	f.Add("5", "", "p0", "", "preStop:c0,", int64(5), true, []byte{4 | 64, 32}, uint8(6), true)
+	f.Fuzz(func(t *testing.T, sleep, path, port, skip, record string, grace int64, hasGrace bool, shape []byte, mode uint8, native bool) {
+		opts := fuzzOptions(mode, native)
+		pod := fuzzPod(sleep, path, port, skip, record, grace, hasGrace, shape)
+		before := pod.DeepCopy()
+		res := Pod(pod, opts)
+
+		if res.SkipReason != "" {
+			if diff := cmp.Diff(before, pod); diff != "" {
+				t.Fatalf("skipped pod changed:\n%s", diff)
+			}
+			return
+		}
+		for _, w := range res.Warnings {
+			if n := utf8.RuneCountInString(w); n > maxWarningLength || !utf8.ValidString(w) {
+				t.Errorf("warning of %d characters or invalid UTF-8: %q", n, w)
+			}
+		}
+		if diff := cmp.Diff(before.Spec.InitContainers, pod.Spec.InitContainers); diff != "" {
+			t.Errorf("init containers changed:\n%s", diff)
+		}
+		// Never lowered, never removed.
+		if before.Spec.TerminationGracePeriodSeconds != nil {
+			if pod.Spec.TerminationGracePeriodSeconds == nil || *pod.Spec.TerminationGracePeriodSeconds < *before.Spec.TerminationGracePeriodSeconds {
+				t.Errorf("grace period lowered from %d to %v", *before.Spec.TerminationGracePeriodSeconds, pod.Spec.TerminationGracePeriodSeconds)
+			}
+		}
+		// Every injected sleep is strictly below the grace period.
+		effectiveGrace := DefaultGracePeriodSeconds
+		if pod.Spec.TerminationGracePeriodSeconds != nil {
+			effectiveGrace = *pod.Spec.TerminationGracePeriodSeconds
+		}
+		for _, in := range res.Injections {
+			if in.Field != FieldPreStop {
+				continue
+			}
+			h := in.Value.(*corev1.LifecycleHandler)
+			var s int64
+			switch {
+			case h.Sleep != nil:
+				s = h.Sleep.Seconds
+			case h.Exec != nil:
+				n, err := strconv.ParseInt(h.Exec.Command[1], 10, 64)
+				if err != nil {
+					t.Fatalf("exec preStop %q", h.Exec.Command)
+				}
+				s = n
+			}
+			if s <= 0 || s > opts.MaxPreStopSleepSeconds {
+				t.Errorf("injected sleep %d outside (0, %d]", s, opts.MaxPreStopSleepSeconds)
+			}
+			if s >= effectiveGrace {
+				t.Errorf("injected sleep %d not below the grace period %d", s, effectiveGrace)
+			}
+		}
+		// Only serving containers get anything, and what they had is kept.
+		for i, c := range pod.Spec.Containers {
+			old := before.Spec.Containers[i]
+			if _, serves := firstTCPPort(&old); !serves {
+				if diff := cmp.Diff(old, c); diff != "" {
+					t.Errorf("non-serving container %s changed:\n%s", c.Name, diff)
+				}
+			}
+			if old.ReadinessProbe != nil && !cmp.Equal(old.ReadinessProbe, c.ReadinessProbe) {
+				t.Errorf("container %s: readiness probe replaced", c.Name)
+			}
+			if old.Lifecycle != nil && old.Lifecycle.PreStop != nil && !cmp.Equal(old.Lifecycle.PreStop, c.Lifecycle.PreStop) {
+				t.Errorf("container %s: preStop replaced", c.Name)
+			}
+		}
+		// Idempotent.
+		again := pod.DeepCopy()
+		if res2 := Pod(again, opts); len(res2.Injections) > 0 {
+			t.Errorf("second pass injected %v", injectionStrings(res2.Injections))
+		}
+		if diff := cmp.Diff(pod, again); diff != "" {
+			t.Errorf("second pass changed the pod:\n%s", diff)
+		}
+	})
+}
+
+// FuzzHandle sends arbitrary bytes as the pod of a CREATE: the handler must never panic, and must answer either an
+// error (4xx/5xx, not allowed) or an allowed response whose patch only touches what the webhook owns and applies to
+// the raw object.
+func FuzzHandle(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join("testdata", "handler", "*.pod.json"))
+	for _, file := range files {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b, uint8(0))
+		f.Add(b, uint8(1))
+	}
+	for _, s := range []string{
+		``, `null`, `{}`, `[]`, `"pod"`, `{"kind":"Pod"}`, `{"apiVersion":"v1","kind":"Pod"}`,
+		`{"apiVersion":"v1","kind":"Pod","metadata":{},"spec":{"containers":[{"name":"a","ports":[{"containerPort":80}]}]}}`,
+		`{"apiVersion":"v1","kind":"Pod","metadata":{"annotations":null},"spec":{"containers":[{"name":"a","ports":[{"containerPort":80}],"lifecycle":null}],"terminationGracePeriodSeconds":null}}`,
+		`{"apiVersion":"v1","kind":"Pod","metadata":{},"spec":{"containers":[{"name":"a","ports":[{"containerPort":"80"}]}]}}`,
+		`{"apiVersion":"apps/v1","kind":"Deployment","metadata":{},"spec":{}}`,
+		`{"apiVersion":"v1","kind":"Pod","metadata":{},"spec":{"containers":[{"name":"a","ports":[{"containerPort":80}]}]`,
+	} {
+		f.Add([]byte(s), uint8(0))
+	}
+	scheme := testScheme(f)
+	f.Fuzz(func(t *testing.T, raw []byte, mode uint8) {
+		m := names.ModeEnforce
+		if mode&1 != 0 {
+			m = names.ModeAudit
+		}
+		h := NewHandler(scheme, func() Options { return fuzzOptions(mode>>1, mode&8 != 0) }, fixedMode(m), &countingRecorder{})
+		req := podRequest(t, admissionv1.Create, "Pod", "", []byte("{}"))
+		req.Object.Raw = raw
+		resp := h.Handle(context.Background(), req)
+		if err := resp.Complete(req); err != nil {
+			t.Fatalf("Complete: %v", err)
+		}
+		if resp.Result == nil {
+			t.Fatalf("no result: %+v", resp)
+		}
+		if !resp.Allowed {
+			if c := resp.Result.Code; c != http.StatusBadRequest && c != http.StatusInternalServerError {
+				t.Fatalf("denied with code %d: %s", c, resp.Result.Message)
+			}
+			if len(resp.Patch) > 0 {
+				t.Fatalf("denied response with a patch")
+			}
+			return
+		}
+		if m == names.ModeAudit && len(resp.Patch) > 0 {
+			t.Fatalf("audit mode patched: %s", resp.Patch)
+		}
+		if len(resp.Warnings) > maxWarnings {
+			t.Errorf("%d warnings", len(resp.Warnings))
+		}
+		for _, w := range resp.Warnings {
+			if n := utf8.RuneCountInString(w); n > maxWarningLength {
+				t.Errorf("warning of %d characters: %q", n, w)
+			}
+		}
+		checkPatch(t, decodeOps(t, resp.Patch))
+		// An object the API server sends always has metadata and spec objects; on such an object the patch applies.
+		var doc map[string]json.RawMessage
+		if len(resp.Patch) > 0 && json.Unmarshal(raw, &doc) == nil && isObject(doc["metadata"]) && isObject(doc["spec"]) {
+			applyPatch(t, raw, resp.Patch)
+		}
+	})
+}
+
+func isObject(b json.RawMessage) bool {
+	var m map[string]json.RawMessage
+	return json.Unmarshal(b, &m) == nil && m != nil
+}

@@ -1,0 +1,39 @@
+package validate
+
+import (
+	"fmt"
+	"testing"
+
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// TestDeploymentAllocations is a regression gate for the rules on a namespace with ten PDBs (one selecting the
+// Deployment, one with set-based selectors, the others for other apps) and two HPAs. The budget is the figure
+// measured when the gate was written plus a small margin; raise it only with a reason.
+func TestDeploymentAllocations(t *testing.T) {
+	if raceEnabled || testing.CoverMode() != "" {
+		t.Skip("allocation counts differ under -race and -cover")
+	}
+	const budget = 125 // measured 116 (Go 1.26, k8s.io/apimachinery v0.37.2)
+	d := deploy("web", replicas(3))
+	d.Spec.Template.Labels = map[string]string{"app": "web", "tier": "frontend", "team": "shop"}
+	c := Cluster{HPAs: []*autoscalingv2.HorizontalPodAutoscaler{hpa("api", "apps/v1", "Deployment", "api", replicas(2)), webHPA(replicas(3))}}
+	for i := range 8 {
+		c.PDBs = append(c.PDBs, pdb(fmt.Sprintf("app-%d", i), selectApp(fmt.Sprintf("app-%d", i)), nil, intOrStr("1")))
+	}
+	c.PDBs = append(c.PDBs,
+		pdb("batch", &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "tier", Operator: metav1.LabelSelectorOpIn, Values: []string{"batch", "cron"}}}}, nil, intOrStr("1")),
+		maxUnavailable("web", "25%"))
+	opts := DefaultOptions()
+
+	var v Verdict
+	allocs := testing.AllocsPerRun(200, func() { v = Deployment(d, c, opts) })
+	t.Logf("validate.Deployment with %d PDBs: %.0f allocations per call", len(c.PDBs), allocs)
+	if len(v.Violations) != 0 || len(v.Advisories) != 0 {
+		t.Fatalf("the measured Deployment is not compliant: %v %v", rules(v.Violations), rules(v.Advisories))
+	}
+	if allocs > budget {
+		t.Errorf("validate.Deployment made %.0f allocations per call, budget %d", allocs, budget)
+	}
+}

@@ -1,0 +1,410 @@
+package validate
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/go-cmp/cmp"
+	admissionv1 "k8s.io/api/admission/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/ha-webhook/ha-webhook/internal/names"
+)
+
+// countingRecorder counts violations by "rule/mode" and exemptions.
+type countingRecorder struct {
+	mu         sync.Mutex
+	violations map[string]int
+	exempted   int
+}
+
+func (r *countingRecorder) Violation(rule string, mode names.Mode) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.violations == nil {
+		r.violations = map[string]int{}
+	}
+	r.violations[rule+"/"+string(mode)]++
+}
+
+func (r *countingRecorder) Exempted() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.exempted++
+}
+
+func testScheme(t testing.TB) *runtime.Scheme {
+	t.Helper()
+	s := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{appsv1.AddToScheme, autoscalingv1.AddToScheme} {
+		if err := add(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return s
+}
+
+func fixedMode(m names.Mode) names.ModeLookup {
+	return func(context.Context, string) (names.Mode, error) { return m, nil }
+}
+
+func fixedCluster(c Cluster) ClusterLookup {
+	return func(context.Context, string) (Cluster, error) { return c, nil }
+}
+
+// request builds the admission request the API server would send, from its JSON form.
+func request(t testing.TB, op admissionv1.Operation, group, kind, resource, subResource, name string, object, oldObject any) admission.Request {
+	t.Helper()
+	encode := func(o any) string {
+		switch o := o.(type) {
+		case nil:
+			return "null"
+		case string:
+			return o
+		default:
+			b, err := json.Marshal(o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return string(b)
+		}
+	}
+	review := fmt.Sprintf(`{
+		"uid": "5d9a5f3e-8c4b-4bde-a3b1-0c2f3e4d5a6b",
+		"kind": {"group": %q, "version": "v1", "kind": %q},
+		"resource": {"group": "apps", "version": "v1", "resource": %q},
+		"subResource": %q,
+		"name": %q,
+		"namespace": "shop",
+		"operation": %q,
+		"userInfo": {"username": "alice@example.com"},
+		"object": %s,
+		"oldObject": %s
+	}`, group, kind, resource, subResource, name, op, encode(object), encode(oldObject))
+	var req admission.Request
+	if err := json.Unmarshal([]byte(review), &req.AdmissionRequest); err != nil {
+		t.Fatalf("building the request: %v\n%s", err, review)
+	}
+	return req
+}
+
+func deploymentRequest(t testing.TB, op admissionv1.Operation, d, old any) admission.Request {
+	return request(t, op, "apps", "Deployment", "deployments", "", "web", d, old)
+}
+
+func scale(n int32) *autoscalingv1.Scale {
+	s := &autoscalingv1.Scale{Spec: autoscalingv1.ScaleSpec{Replicas: n}}
+	s.APIVersion, s.Kind, s.Name, s.Namespace = "autoscaling/v1", "Scale", "web", "shop"
+	return s
+}
+
+func scaleRequest(t testing.TB, op admissionv1.Operation, to, from *autoscalingv1.Scale) admission.Request {
+	var newObj, oldObj any
+	if to != nil {
+		newObj = to
+	}
+	if from != nil {
+		oldObj = from
+	}
+	return request(t, op, "autoscaling", "Scale", "deployments", "scale", "web", newObj, oldObj)
+}
+
+func complete(t testing.TB, req admission.Request, resp admission.Response) admission.Response {
+	t.Helper()
+	if err := resp.Complete(req); err != nil {
+		t.Fatalf("completing the response: %v", err)
+	}
+	return resp
+}
+
+func TestDeploymentHandler(t *testing.T) {
+	compliant := deploy("web", replicas(3))
+	lonely := deploy("web", replicas(1))
+	exempt := with(deploy("web", replicas(1)), func(d *appsv1.Deployment) {
+		d.Annotations = map[string]string{names.AnnotationExempt: "INC-7 singleton"}
+	})
+	withPDB := Cluster{PDBs: []*policyv1.PodDisruptionBudget{maxUnavailable("web", "1")}}
+	tests := map[string]struct {
+		req          admission.Request
+		mode         names.Mode
+		cluster      Cluster
+		lookupErr    error
+		modeErr      error
+		wantAllowed  bool
+		wantCode     int32
+		wantMessage  []string // lines of the message, exactly, when set
+		wantContains string
+		wantWarnings []string // prefixes, one per warning
+		wantAudit    map[string]string
+		wantCounts   map[string]int
+		wantExempted int
+	}{
+		"compliant create": {
+			req: deploymentRequest(t, admissionv1.Create, compliant, nil), mode: names.ModeEnforce, cluster: withPDB,
+			wantAllowed: true, wantCode: 200, wantAudit: map[string]string{"mode": "enforce"},
+		},
+		"enforce denies": {
+			req: deploymentRequest(t, admissionv1.Create, lonely, nil), mode: names.ModeEnforce,
+			wantCode: http.StatusForbidden,
+			wantMessage: []string{
+				"Deployment shop/web would lose traffic during node drains and rollouts:",
+				"spec.replicas: Invalid value: 1: min-replicas: 1 replica(s), fewer than 2: a node drain or eviction cuts all traffic; fix: set spec.replicas to 2 or more (kubectl scale deployment web -n shop --replicas=2)",
+				"spec.template.metadata.labels: Required value: pdb-missing: no PodDisruptionBudget selects these pods, so a node drain may evict every replica at once; fix: kubectl create pdb web -n shop --selector=app=web --max-unavailable=1 (create PDBs before Deployments: Helm and Argo CD do, kubectl apply -f dir/ goes alphabetically)",
+			},
+			wantAudit:  map[string]string{"mode": "enforce", "violations": "min-replicas,pdb-missing"},
+			wantCounts: map[string]int{"min-replicas/enforce": 1, "pdb-missing/enforce": 1},
+		},
+		"audit allows with one warning per violation": {
+			req: deploymentRequest(t, admissionv1.Create, lonely, nil), mode: names.ModeAudit,
+			wantAllowed: true, wantCode: 200,
+			wantWarnings: []string{"ha-webhook audit: min-replicas: ", "ha-webhook audit: pdb-missing: "},
+			wantAudit:    map[string]string{"mode": "audit", "violations": "min-replicas,pdb-missing"},
+			wantCounts:   map[string]int{"min-replicas/audit": 1, "pdb-missing/audit": 1},
+		},
+		"exempt": {
+			req: deploymentRequest(t, admissionv1.Create, exempt, nil), mode: names.ModeEnforce,
+			wantAllowed: true, wantCode: 200,
+			wantWarnings: []string{`ha-webhook: exempt from validation: ha-webhook.io/exempt="INC-7 singleton"`, "ha-webhook: min-replicas: ", "ha-webhook: pdb-missing: "},
+			wantAudit:    map[string]string{"mode": "enforce", "exempt": "INC-7 singleton"},
+			wantExempted: 1,
+		},
+		"update ratchets a pre-existing violation": {
+			req: deploymentRequest(t, admissionv1.Update,
+				with(deploy("web", replicas(1)), func(d *appsv1.Deployment) { d.Spec.Template.Spec.Containers[0].Image = "registry.example/web:2" }),
+				deploy("web", replicas(1))),
+			mode: names.ModeEnforce, wantAllowed: true, wantCode: 200,
+			wantWarnings: []string{"ha-webhook (pre-existing): min-replicas: ", "ha-webhook (pre-existing): pdb-missing: "},
+			wantAudit:    map[string]string{"mode": "enforce"},
+		},
+		"update lowering replicas is denied": {
+			req:  deploymentRequest(t, admissionv1.Update, deploy("web", replicas(1)), compliant),
+			mode: names.ModeEnforce, cluster: withPDB,
+			wantCode: http.StatusForbidden, wantContains: "min-replicas",
+			wantAudit:  map[string]string{"mode": "enforce", "violations": "min-replicas,pdb-unprotective"},
+			wantCounts: map[string]int{"min-replicas/enforce": 1, "pdb-unprotective/enforce": 1},
+		},
+		"delete passes": {
+			req: deploymentRequest(t, admissionv1.Delete, nil, compliant), mode: names.ModeEnforce,
+			wantAllowed: true, wantCode: 200,
+		},
+		"lookup error fails the request": {
+			req: deploymentRequest(t, admissionv1.Create, lonely, nil), mode: names.ModeEnforce,
+			lookupErr: errors.New("PodDisruptionBudget cache not synced"),
+			wantCode:  http.StatusServiceUnavailable, wantContains: "PodDisruptionBudget cache not synced",
+		},
+		"mode lookup error fails the request": {
+			req: deploymentRequest(t, admissionv1.Create, lonely, nil), modeErr: errors.New("namespace cache not synced"),
+			wantCode: http.StatusServiceUnavailable, wantContains: "namespace cache not synced",
+		},
+		"wrong kind": {
+			req:      request(t, admissionv1.Create, "apps", "StatefulSet", "statefulsets", "", "web", lonely, nil),
+			wantCode: http.StatusBadRequest, wantContains: "expected an apps Deployment",
+		},
+		"wrong group": {
+			req:      request(t, admissionv1.Create, "extensions", "Deployment", "deployments", "", "web", lonely, nil),
+			wantCode: http.StatusBadRequest, wantContains: "expected an apps Deployment",
+		},
+		"status subresource": {
+			req:      request(t, admissionv1.Update, "apps", "Deployment", "deployments", "status", "web", lonely, lonely),
+			wantCode: http.StatusBadRequest,
+		},
+		"object not a Deployment": {
+			req:      deploymentRequest(t, admissionv1.Create, `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web"}}`, nil),
+			wantCode: http.StatusBadRequest,
+		},
+		"update without old object": {
+			req:      deploymentRequest(t, admissionv1.Update, lonely, nil),
+			wantCode: http.StatusBadRequest,
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			rec := &countingRecorder{}
+			var lookedUp []string
+			h := NewDeploymentHandler(testScheme(t), DefaultOptions(),
+				func(context.Context, string) (names.Mode, error) { return tc.mode, tc.modeErr },
+				func(ctx context.Context, ns string) (Cluster, error) {
+					lookedUp = append(lookedUp, ns)
+					if deadline, ok := ctx.Deadline(); !ok || time.Until(deadline) > lookupTimeout {
+						t.Errorf("lookup without a deadline of at most %v", lookupTimeout)
+					}
+					return tc.cluster, tc.lookupErr
+				}, rec)
+			resp := complete(t, tc.req, h.Handle(context.Background(), tc.req))
+
+			if resp.Allowed != tc.wantAllowed || resp.Result == nil || resp.Result.Code != tc.wantCode {
+				t.Fatalf("allowed=%v result=%+v, want allowed=%v code=%d", resp.Allowed, resp.Result, tc.wantAllowed, tc.wantCode)
+			}
+			if tc.wantMessage != nil {
+				if diff := cmp.Diff(tc.wantMessage, strings.Split(resp.Result.Message, "\n")); diff != "" {
+					t.Errorf("message mismatch (-want +got):\n%s", diff)
+				}
+			}
+			if !strings.Contains(resp.Result.Message, tc.wantContains) {
+				t.Errorf("message %q, want it to contain %q", resp.Result.Message, tc.wantContains)
+			}
+			if len(resp.Warnings) != len(tc.wantWarnings) {
+				t.Errorf("warnings %q, want %d", resp.Warnings, len(tc.wantWarnings))
+			}
+			for i := range min(len(resp.Warnings), len(tc.wantWarnings)) {
+				if !strings.HasPrefix(resp.Warnings[i], tc.wantWarnings[i]) {
+					t.Errorf("warning %d = %q, want prefix %q", i, resp.Warnings[i], tc.wantWarnings[i])
+				}
+			}
+			for _, w := range resp.Warnings {
+				if n := utf8.RuneCountInString(w); n > MaxWarningLength {
+					t.Errorf("warning of %d characters: %q", n, w)
+				}
+			}
+			if diff := cmp.Diff(tc.wantAudit, resp.AuditAnnotations); diff != "" {
+				t.Errorf("audit annotations mismatch (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tc.wantCounts, rec.violations); diff != "" {
+				t.Errorf("recorded violations mismatch (-want +got):\n%s", diff)
+			}
+			if rec.exempted != tc.wantExempted {
+				t.Errorf("recorded %d exemptions, want %d", rec.exempted, tc.wantExempted)
+			}
+			if len(lookedUp) > 0 && lookedUp[0] != "shop" {
+				t.Errorf("looked up namespace %q, want shop", lookedUp[0])
+			}
+		})
+	}
+}
+
+// TestDeploymentHandlerNamespace: the object's namespace is used, else the request's (objects created with
+// `kubectl apply -n` arrive without one).
+func TestDeploymentHandlerNamespace(t *testing.T) {
+	d := deploy("web", replicas(1))
+	d.Namespace = ""
+	var got []string
+	h := NewDeploymentHandler(testScheme(t), DefaultOptions(), func(_ context.Context, ns string) (names.Mode, error) {
+		got = append(got, "mode:"+ns)
+		return names.ModeEnforce, nil
+	}, func(_ context.Context, ns string) (Cluster, error) {
+		got = append(got, "cluster:"+ns)
+		return Cluster{}, nil
+	}, &countingRecorder{})
+	req := deploymentRequest(t, admissionv1.Create, d, nil)
+	resp := h.Handle(context.Background(), req)
+	if diff := cmp.Diff([]string{"mode:shop", "cluster:shop"}, got); diff != "" {
+		t.Errorf("lookups mismatch (-want +got):\n%s", diff)
+	}
+	if !strings.Contains(resp.Result.Message, "Deployment shop/web") || !strings.Contains(resp.Result.Message, "-n shop") {
+		t.Errorf("message does not name namespace shop:\n%s", resp.Result.Message)
+	}
+}
+
+func TestScaleHandler(t *testing.T) {
+	withPDB := Cluster{PDBs: []*policyv1.PodDisruptionBudget{maxUnavailable("web", "1")}}
+	withHPA := Cluster{PDBs: withPDB.PDBs, HPAs: []*autoscalingv2.HorizontalPodAutoscaler{webHPA(replicas(3))}}
+	tests := map[string]struct {
+		req          admission.Request
+		mode         names.Mode
+		cluster      Cluster
+		current      *appsv1.Deployment
+		getErr       error
+		wantAllowed  bool
+		wantCode     int32
+		wantContains []string
+		wantWarnings int
+	}{
+		"scale to 1 on a compliant Deployment is denied": {
+			req: scaleRequest(t, admissionv1.Update, scale(1), scale(3)), mode: names.ModeEnforce, cluster: withPDB,
+			current: deploy("web", replicas(3)), wantCode: http.StatusForbidden,
+			wantContains: []string{"Deployment shop/web", "spec.replicas: Invalid value: 1: min-replicas", "pdb-unprotective"},
+		},
+		"scale to 1 in audit mode warns": {
+			req: scaleRequest(t, admissionv1.Update, scale(1), scale(3)), mode: names.ModeAudit, cluster: withPDB,
+			current: deploy("web", replicas(3)), wantAllowed: true, wantCode: 200, wantWarnings: 2,
+		},
+		"scale up passes": {
+			req: scaleRequest(t, admissionv1.Update, scale(5), scale(3)), mode: names.ModeEnforce, cluster: withPDB,
+			current: deploy("web", replicas(3)), wantAllowed: true, wantCode: 200,
+		},
+		"scale to 0 passes": {
+			req: scaleRequest(t, admissionv1.Update, scale(0), scale(3)), mode: names.ModeEnforce, cluster: withPDB,
+			current: deploy("web", replicas(3)), wantAllowed: true, wantCode: 200,
+		},
+		"scale with an HPA uses the HPA minimum": {
+			req: scaleRequest(t, admissionv1.Update, scale(1), scale(3)), mode: names.ModeEnforce, cluster: withHPA,
+			current: deploy("web", replicas(3)), wantAllowed: true, wantCode: 200,
+		},
+		"scale of a Deployment already at 1 replica: pre-existing": {
+			req: scaleRequest(t, admissionv1.Update, scale(1), scale(1)), mode: names.ModeEnforce,
+			current: deploy("web", replicas(1)), wantAllowed: true, wantCode: 200, wantWarnings: 2,
+		},
+		"scale from 0 to 1 is denied": {
+			req: scaleRequest(t, admissionv1.Update, scale(1), scale(0)), mode: names.ModeEnforce, cluster: withPDB,
+			current: deploy("web", replicas(0)), wantCode: http.StatusForbidden, wantContains: []string{"min-replicas"},
+		},
+		"not an update": {
+			req: scaleRequest(t, admissionv1.Create, scale(1), nil), mode: names.ModeEnforce,
+			wantAllowed: true, wantCode: 200,
+		},
+		"wrong kind": {
+			req:      request(t, admissionv1.Update, "apps", "Deployment", "deployments", "", "web", deploy("web", replicas(1)), deploy("web", replicas(3))),
+			wantCode: http.StatusBadRequest, wantContains: []string{"expected a deployments/scale request"},
+		},
+		"wrong subresource": {
+			req:      request(t, admissionv1.Update, "autoscaling", "Scale", "deployments", "status", "web", scale(1), scale(3)),
+			wantCode: http.StatusBadRequest,
+		},
+		"bad old object": {
+			req:      request(t, admissionv1.Update, "autoscaling", "Scale", "deployments", "scale", "web", scale(1), `{"apiVersion":"autoscaling/v1","kind":"Scale","spec":{"replicas":"many"}}`),
+			wantCode: http.StatusBadRequest,
+		},
+		"reading the Deployment fails": {
+			req: scaleRequest(t, admissionv1.Update, scale(1), scale(3)), mode: names.ModeEnforce,
+			getErr: errors.New("connection refused"), wantCode: http.StatusServiceUnavailable,
+			wantContains: []string{"reading deployment shop/web: connection refused"},
+		},
+		"the getter returns nothing": {
+			req: scaleRequest(t, admissionv1.Update, scale(1), scale(3)), mode: names.ModeEnforce,
+			wantCode: http.StatusServiceUnavailable, wantContains: []string{"reading deployment shop/web: not found"},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			var gets []string
+			h := &ScaleHandler{
+				Deployments: NewDeploymentHandler(testScheme(t), DefaultOptions(), fixedMode(tc.mode), fixedCluster(tc.cluster), &countingRecorder{}),
+				Get: func(_ context.Context, ns, name string) (*appsv1.Deployment, error) {
+					gets = append(gets, ns+"/"+name)
+					if tc.current == nil {
+						return nil, tc.getErr
+					}
+					return tc.current.DeepCopy(), tc.getErr
+				},
+			}
+			resp := complete(t, tc.req, h.Handle(context.Background(), tc.req))
+			if resp.Allowed != tc.wantAllowed || resp.Result == nil || resp.Result.Code != tc.wantCode {
+				t.Fatalf("allowed=%v result=%+v, want allowed=%v code=%d", resp.Allowed, resp.Result, tc.wantAllowed, tc.wantCode)
+			}
+			for _, want := range tc.wantContains {
+				if !strings.Contains(resp.Result.Message, want) {
+					t.Errorf("message %q, want it to contain %q", resp.Result.Message, want)
+				}
+			}
+			if len(resp.Warnings) != tc.wantWarnings {
+				t.Errorf("warnings %q, want %d", resp.Warnings, tc.wantWarnings)
+			}
+			if len(gets) > 1 || len(gets) == 1 && gets[0] != "shop/web" {
+				t.Errorf("read deployments %v, want shop/web at most once", gets)
+			}
+		})
+	}
+}

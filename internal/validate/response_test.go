@@ -1,0 +1,224 @@
+package validate
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/google/go-cmp/cmp"
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	policyv1 "k8s.io/api/policy/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/ha-webhook/ha-webhook/internal/names"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+
+func golden(t *testing.T, path string, got string) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if diff := cmp.Diff(string(want), got); diff != "" {
+		t.Errorf("%s mismatch (-want +got):\n%s", path, diff)
+	}
+}
+
+var messageCases = map[string]struct {
+	old     *appsv1.Deployment
+	d       *appsv1.Deployment
+	cluster Cluster
+}{
+	"min-replicas-pdb-missing": {d: deploy("web", replicas(1))},
+	"hpa-multiple-pdbs": {
+		d: deploy("web", replicas(4)),
+		cluster: Cluster{
+			PDBs: []*policyv1.PodDisruptionBudget{maxUnavailable("web-pdb", "1"), pdb("everything", &metav1.LabelSelector{}, intOrStr("1"), nil)},
+			HPAs: []*autoscalingv2.HorizontalPodAutoscaler{webHPA(nil)},
+		},
+	},
+	"pdb-blocks-drain-recreate": {
+		d:       with(deploy("web", replicas(3)), func(d *appsv1.Deployment) { d.Spec.Strategy.Type = appsv1.RecreateDeploymentStrategyType }),
+		cluster: pdbs(minAvailable("web", "100%")),
+	},
+	"pdb-unprotective-rollout": {
+		d:       withRolling(deploy("web", replicas(2)), "100%"),
+		cluster: pdbs(minAvailable("web", "0")),
+	},
+	"set-based-selector": {
+		d: with(deploy("web", replicas(2)), func(d *appsv1.Deployment) {
+			d.Spec.Selector.MatchExpressions = []metav1.LabelSelectorRequirement{{Key: "tier", Operator: metav1.LabelSelectorOpIn, Values: []string{"frontend", "edge"}}}
+			d.Spec.Template.Labels["tier"] = "edge"
+		}),
+	},
+	"default-namespace-no-selector": {
+		d: with(deploy("api", replicas(3)), func(d *appsv1.Deployment) {
+			d.Namespace = ""
+			d.Spec.Selector = nil
+			d.Spec.Template.Labels = map[string]string{"app": "api", "team": "pay"}
+		}),
+	},
+	"update-ratcheted": {
+		old: deploy("web", replicas(2)),
+		d:   deploy("web", replicas(1)),
+	},
+	"exempt": {
+		d: with(deploy("web", replicas(1)), func(d *appsv1.Deployment) {
+			d.Annotations = map[string]string{names.AnnotationExempt: "leader-elected singleton (INC-1234)"}
+		}),
+	},
+}
+
+// TestMessageGolden renders the denial message and both modes' warnings of each case into
+// testdata/message/NAME.txt.
+func TestMessageGolden(t *testing.T) {
+	for name, tc := range messageCases {
+		t.Run(name, func(t *testing.T) {
+			var v Verdict
+			if tc.old != nil {
+				v = Update(tc.old, tc.d, tc.cluster, DefaultOptions())
+			} else {
+				v = Deployment(tc.d, tc.cluster, DefaultOptions())
+			}
+			var b strings.Builder
+			b.WriteString("--- message\n")
+			b.WriteString(Message(tc.d, v.Violations))
+			for _, mode := range []names.Mode{names.ModeEnforce, names.ModeAudit} {
+				b.WriteString("\n--- warnings, " + string(mode) + "\n")
+				for _, w := range Warnings(v, mode) {
+					b.WriteString(w + "\n")
+					if n := utf8.RuneCountInString(w); n > MaxWarningLength {
+						t.Errorf("warning of %d characters: %q", n, w)
+					}
+				}
+			}
+			golden(t, filepath.Join("testdata", "message", name+".txt"), b.String())
+		})
+	}
+}
+
+func TestWarnings(t *testing.T) {
+	v := Verdict{
+		Violations: []Violation{{Rule: RuleMinReplicas, Why: "v1"}, {Rule: RulePDBMissing, Why: "v2"}},
+		Ratcheted:  []Violation{{Rule: RulePDBBlocksDrain, Why: "r1"}},
+		Advisories: []Violation{{Rule: RuleStrategyRecreate, Why: "a1"}},
+		Exemption:  "because",
+		Notes:      []string{"note"},
+	}
+	tests := map[names.Mode][]string{
+		names.ModeEnforce: {
+			`ha-webhook: exempt from validation: ha-webhook.io/exempt="because"`,
+			"ha-webhook (pre-existing): pdb-blocks-drain: r1",
+			"ha-webhook: strategy-recreate: a1",
+			"note",
+		},
+		names.ModeAudit: {
+			`ha-webhook: exempt from validation: ha-webhook.io/exempt="because"`,
+			"ha-webhook audit: min-replicas: v1",
+			"ha-webhook audit: pdb-missing: v2",
+			"ha-webhook (pre-existing): pdb-blocks-drain: r1",
+			"ha-webhook: strategy-recreate: a1",
+			"note",
+		},
+	}
+	for mode, want := range tests {
+		t.Run(string(mode), func(t *testing.T) {
+			if diff := cmp.Diff(want, Warnings(v, mode)); diff != "" {
+				t.Errorf("Warnings mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestBoundedEcho: long names and annotations never make a warning longer than 120 characters, and a message
+// repeats at most a bounded part of what the user wrote.
+func TestBoundedEcho(t *testing.T) {
+	long := strings.Repeat("a", 253)
+	reason := strings.Repeat("x\x00\u202e", 3000)
+	d := deploy(long, replicas(1))
+	d.Annotations = map[string]string{names.AnnotationExempt: reason}
+	cluster := Cluster{
+		PDBs: []*policyv1.PodDisruptionBudget{
+			pdb(long+"-1", selectApp(long), nil, intOrStr("0")),
+		},
+		HPAs: []*autoscalingv2.HorizontalPodAutoscaler{hpa(long, "apps/v1", "Deployment", long, nil)},
+	}
+	for name, opts := range map[string]Options{"exempt": DefaultOptions(), "not exempt": {MinReplicas: 2}} {
+		t.Run(name, func(t *testing.T) {
+			v := Deployment(d, cluster, opts)
+			if got := len(v.Violations) + len(v.Advisories); got != 2 {
+				t.Fatalf("got %d violations and advisories, want min-replicas and pdb-blocks-drain", got)
+			}
+			if n := utf8.RuneCountInString(v.Exemption); n > 80 {
+				t.Errorf("Exemption keeps %d characters of the reason", n)
+			}
+			for _, mode := range []names.Mode{names.ModeEnforce, names.ModeAudit} {
+				for _, w := range Warnings(v, mode) {
+					if n := utf8.RuneCountInString(w); n > MaxWarningLength {
+						t.Errorf("%s warning of %d characters: %q", mode, n, w)
+					}
+					if strings.ContainsAny(w, "\x00\u202e") {
+						t.Errorf("%s warning carries raw control characters: %q", mode, w)
+					}
+				}
+			}
+			msg := Message(d, v.Violations)
+			if strings.Contains(msg, "x\x00") || strings.Contains(msg, `x\x00`) {
+				t.Errorf("the message repeats the exemption reason")
+			}
+			// Names are at most 253 characters (the API server validates them before validating webhooks run); each
+			// line names a handful of objects.
+			for _, line := range strings.Split(msg, "\n") {
+				if n := len(line); n > 6*253+400 {
+					t.Errorf("message line of %d bytes", n)
+				}
+			}
+		})
+	}
+}
+
+func TestViolationFieldError(t *testing.T) {
+	tests := map[string]struct {
+		v    Violation
+		want string
+	}{
+		"required": {
+			v:    Violation{Rule: RulePDBMissing, Field: labelsPath, Why: "why", Fix: "fix"},
+			want: "spec.template.metadata.labels: Required value: pdb-missing: why; fix: fix",
+		},
+		"invalid with a number": {
+			v:    Violation{Rule: RuleMinReplicas, Field: replicasPath, BadValue: int32(1), Why: "why", Fix: "fix"},
+			want: "spec.replicas: Invalid value: 1: min-replicas: why; fix: fix",
+		},
+		"no fix": {
+			v:    Violation{Rule: RuleStrategyRecreate, Field: strategyPath.Child("type"), BadValue: "Recreate", Why: "why"},
+			want: `spec.strategy.type: Invalid value: "Recreate": strategy-recreate: why`,
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			err := tc.v.FieldError()
+			if got := err.Error(); got != tc.want {
+				t.Errorf("FieldError() = %q, want %q", got, tc.want)
+			}
+			if err.Origin != tc.v.Rule {
+				t.Errorf("Origin = %q, want %q", err.Origin, tc.v.Rule)
+			}
+		})
+	}
+	if got := ErrorList(nil); got == nil || len(got) != 0 {
+		t.Errorf("ErrorList(nil) = %#v, want an empty list", got)
+	}
+}
