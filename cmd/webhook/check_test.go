@@ -83,7 +83,7 @@ func TestCheckExitCodes(t *testing.T) {
 		},
 		"rule flags are applied": {
 			args: []string{"-f", "../../examples/compliant/web.yaml", "--min-replicas=4"}, wantCode: 1,
-			wantStdout: []string{"min-replicas: 3 replica(s), fewer than 4"},
+			wantStdout: []string{"min-replicas: 3 replica(s), below 4: a node drain or eviction cuts all traffic"},
 		},
 		"mutation flags are applied": {
 			args: []string{"-f", "-", "--prestop-mode=exec", "--prestop-sleep=20", "-o", "json"}, stdin: compliantPod, wantCode: 0,

@@ -95,7 +95,7 @@ func warningKey(w string) string {
 		return w
 	}
 	prefix := ""
-	for _, p := range []string{"ha-webhook audit: ", "ha-webhook (pre-existing): ", "ha-webhook: "} {
+	for _, p := range []string{"ha-webhook audit: ", "ha-webhook pre-existing: ", "ha-webhook: "} {
 		if rest, ok := strings.CutPrefix(w, p); ok {
 			prefix, w = p, rest
 			break
@@ -136,9 +136,24 @@ func TestRun(t *testing.T) {
 			docs: []string{pdb("web", "", "maxUnavailable: 1"), deployment("web", "shop", "\n  replicas: 2")},
 			want: []outcome{{Object: "Deployment shop/web", Rules: []string{"pdb-missing"}, Mutations: fullMutation}},
 		},
+		// The PDB budget is judged at max(replicas, --min-replicas): at 2 replicas minAvailable 1 lets one pod go.
 		"single replica": {
 			docs: []string{pdb("web", "shop", "minAvailable: 1"), deployment("web", "shop", "\n  replicas: 1")},
+			want: []outcome{{Object: "Deployment shop/web", Rules: []string{"min-replicas"}, Mutations: fullMutation}},
+		},
+		"single replica with a PDB that blocks drains at min-replicas too": {
+			docs: []string{pdb("web", "shop", "maxUnavailable: 0"), deployment("web", "shop", "\n  replicas: 1")},
 			want: []outcome{{Object: "Deployment shop/web", Rules: []string{"min-replicas", "pdb-blocks-drain"}, Mutations: fullMutation}},
+		},
+		"single replica with --min-replicas 1: the budget is judged at 1 replica": {
+			docs: []string{pdb("web", "shop", "minAvailable: 1"), deployment("web", "shop", "\n  replicas: 1")},
+			opts: func(o *Options) { o.Rules.MinReplicas = 1 },
+			want: []outcome{{Object: "Deployment shop/web", Rules: []string{"pdb-blocks-drain"}, Mutations: fullMutation}},
+		},
+		"single replica with --min-replicas 1 and maxUnavailable 1: unprotective": {
+			docs: []string{pdb("web", "shop", "maxUnavailable: 1"), deployment("web", "shop", "\n  replicas: 1")},
+			opts: func(o *Options) { o.Rules.MinReplicas = 1 },
+			want: []outcome{{Object: "Deployment shop/web", Rules: []string{"pdb-unprotective"}, Mutations: fullMutation}},
 		},
 		"two PDBs": {
 			docs: []string{pdb("web", "shop", "maxUnavailable: 1"), strings.Replace(pdb("web", "shop", "maxUnavailable: 1"), "name: web", "name: web-old", 1), deployment("web", "shop", "\n  replicas: 3")},
@@ -156,14 +171,14 @@ func TestRun(t *testing.T) {
 				"apiVersion: autoscaling/v1\nkind: HorizontalPodAutoscaler\nmetadata: {name: web, namespace: shop}\nspec: {scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}, maxReplicas: 5}",
 				pdb("web", "shop", "maxUnavailable: 1"), deployment("web", "shop", "\n  replicas: 4"),
 			},
-			want: []outcome{{Object: "Deployment shop/web", Rules: []string{"min-replicas", "pdb-unprotective"}, Mutations: fullMutation}},
+			want: []outcome{{Object: "Deployment shop/web", Rules: []string{"min-replicas"}, Mutations: fullMutation}},
 		},
 		"HPA of another Deployment does not count": {
 			docs: []string{
 				"apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {name: api, namespace: shop}\nspec: {scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: api}, minReplicas: 3, maxReplicas: 5}",
 				pdb("web", "shop", "maxUnavailable: 1"), deployment("web", "shop", ""),
 			},
-			want: []outcome{{Object: "Deployment shop/web", Rules: []string{"min-replicas", "pdb-unprotective"}, Mutations: fullMutation}},
+			want: []outcome{{Object: "Deployment shop/web", Rules: []string{"min-replicas"}, Mutations: fullMutation}},
 		},
 		"audit mode allows and warns": {
 			docs: []string{deployment("web", "shop", "\n  replicas: 1")},
@@ -198,7 +213,17 @@ func TestRun(t *testing.T) {
 			},
 			want: []outcome{{
 				Object: "Deployment shop/web", Allowed: true, Mutations: fullMutation,
-				Warnings: []string{"ha-webhook: apply the HorizontalPodAutoscaler before this Deployment: in this input's order it is denied (min-replicas,pdb-unprotective)"},
+				Warnings: []string{"ha-webhook: apply the HorizontalPodAutoscaler before this Deployment: in this input's order it is denied (min-replicas)"},
+			}},
+		},
+		"HPA after the Deployment: the apply-order warning lists every rule the input order breaks": {
+			docs: []string{
+				pdb("web", "shop", "minAvailable: 2"), deployment("web", "shop", ""),
+				"apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {name: web, namespace: shop}\nspec: {scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}, minReplicas: 3, maxReplicas: 5}",
+			},
+			want: []outcome{{
+				Object: "Deployment shop/web", Allowed: true, Mutations: fullMutation,
+				Warnings: []string{"ha-webhook: apply the HorizontalPodAutoscaler before this Deployment: in this input's order it is denied (min-replicas,pdb-blocks-drain)"},
 			}},
 		},
 		"no apply-order warning in audit mode": {

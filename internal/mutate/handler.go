@@ -2,7 +2,6 @@ package mutate
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 
@@ -53,20 +52,17 @@ func (h *Handler) Handle(ctx context.Context, req admission.Request) admission.R
 	if namespace == "" {
 		namespace = pod.Namespace
 	}
-	mode, err := h.Mode(ctx, namespace)
-	if err != nil {
-		return admission.Errored(http.StatusServiceUnavailable, err)
-	}
-
-	// Both sides of the patch come from the same typed round trip, so the patch holds only what Pod changed: fields
-	// unknown to this build's k8s.io/api, or written differently in the raw request, are never removed or rewritten.
-	original, err := json.Marshal(pod)
-	if err != nil {
-		return admission.Errored(http.StatusInternalServerError, err)
-	}
+	// The patch holds only what Pod changed, read from the fields it owns (patch.go): fields unknown to this build's
+	// k8s.io/api, or written differently in the raw request, are never removed or rewritten.
+	before := ownedFields(pod)
 	res := Pod(pod, h.Options())
 	if res.SkipReason != "" {
 		return admission.Allowed("skipped: " + res.SkipReason)
+	}
+	// The mode is looked up only for pods the webhook acts on, so a skipped pod never fails on a cold cache.
+	mode, err := h.Mode(ctx, namespace)
+	if err != nil {
+		return admission.Errored(http.StatusServiceUnavailable, err)
 	}
 	for _, in := range res.Injections {
 		h.Metrics.Mutated(in.Field, mode)
@@ -83,11 +79,7 @@ func (h *Handler) Handle(ctx context.Context, req admission.Request) admission.R
 	if len(res.Injections) == 0 {
 		return admission.Allowed("").WithWarnings(limitWarnings(warnings)...)
 	}
-	mutated, err := json.Marshal(pod)
-	if err != nil {
-		return admission.Errored(http.StatusInternalServerError, err)
-	}
-	return admission.PatchResponseFromRaw(original, mutated).WithWarnings(limitWarnings(warnings)...)
+	return admission.Patched("", before.patch(pod)...).WithWarnings(limitWarnings(warnings)...)
 }
 
 // AuditWarning describes an injection that audit mode did not make, in at most 120 characters.

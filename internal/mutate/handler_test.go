@@ -525,6 +525,8 @@ func TestHandlerRequests(t *testing.T) {
 		wantAllowed bool
 		wantCode    int32
 		wantMessage string
+		// skipped: the pod is skipped before the mode is looked up.
+		skipped bool
 	}{
 		"update passes untouched": {op: admissionv1.Update, kind: "Pod", raw: basic, wantAllowed: true, wantCode: 200},
 		"delete passes":           {op: admissionv1.Delete, kind: "Pod", wantAllowed: true, wantCode: 200},
@@ -544,7 +546,18 @@ func TestHandlerRequests(t *testing.T) {
 		},
 		"skipped pod": {
 			op: admissionv1.Create, kind: "Pod", raw: readFile(t, filepath.Join("testdata", "handler", "job.pod.json")),
-			wantAllowed: true, wantCode: 200, wantMessage: "skipped: restartPolicy OnFailure",
+			wantAllowed: true, wantCode: 200, wantMessage: "skipped: restartPolicy OnFailure", skipped: true,
+		},
+		// The mode is looked up only for pods the webhook acts on: a skipped pod never fails on a cold cache.
+		"skipped pod with a failing mode lookup is allowed": {
+			op: admissionv1.Create, kind: "Pod", raw: readFile(t, filepath.Join("testdata", "handler", "job.pod.json")),
+			mode:        func(context.Context, string) (names.Mode, error) { return "", lookupErr },
+			wantAllowed: true, wantCode: 200, wantMessage: "skipped: restartPolicy OnFailure", skipped: true,
+		},
+		"skip-mutation annotation with a failing mode lookup is allowed": {
+			op: admissionv1.Create, kind: "Pod", raw: mustJSON(t, withAnnotations(webPod(), names.AnnotationSkipMutation, "true")),
+			mode:        func(context.Context, string) (names.Mode, error) { return "", lookupErr },
+			wantAllowed: true, wantCode: 200, wantMessage: "skipped: " + names.AnnotationSkipMutation, skipped: true,
 		},
 	}
 	for name, tc := range tests {
@@ -573,6 +586,9 @@ func TestHandlerRequests(t *testing.T) {
 			}
 			if tc.op != admissionv1.Create && calls > 0 {
 				t.Errorf("mode looked up %d times for a %s", calls, tc.op)
+			}
+			if tc.skipped && calls > 0 {
+				t.Errorf("mode looked up %d times for a skipped pod", calls)
 			}
 		})
 	}
@@ -658,4 +674,13 @@ func TestAuditWarning(t *testing.T) {
 			}
 		})
 	}
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	raw, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
 }

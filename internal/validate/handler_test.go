@@ -161,8 +161,8 @@ func TestDeploymentHandler(t *testing.T) {
 			wantCode: http.StatusForbidden,
 			wantMessage: []string{
 				"Deployment shop/web would lose traffic during node drains and rollouts:",
-				"spec.replicas: Invalid value: 1: min-replicas: 1 replica(s), fewer than 2: a node drain or eviction cuts all traffic; fix: set spec.replicas to 2 or more (kubectl scale deployment web -n shop --replicas=2)",
-				"spec.template.metadata.labels: Required value: pdb-missing: no PodDisruptionBudget selects these pods, so a node drain may evict every replica at once; fix: kubectl create pdb web -n shop --selector=app=web --max-unavailable=1 (create PDBs before Deployments: Helm and Argo CD do, kubectl apply -f dir/ goes alphabetically)",
+				"spec.replicas: Invalid value: 1: min-replicas: 1 replica(s), below 2: a node drain or eviction cuts all traffic; fix: set spec.replicas to 2 or more (kubectl scale deployment web -n shop --replicas=2)",
+				"spec.template.metadata.labels: Required value: pdb-missing: no PodDisruptionBudget selects these pods: a drain may evict them all at once; fix: kubectl create pdb web -n shop --selector=app=web --max-unavailable=1 (create PDBs before Deployments: Helm and Argo CD do, kubectl apply -f dir/ goes alphabetically)",
 			},
 			wantAudit:  map[string]string{"mode": "enforce", "violations": "min-replicas,pdb-missing"},
 			wantCounts: map[string]int{"min-replicas/enforce": 1, "pdb-missing/enforce": 1},
@@ -186,15 +186,22 @@ func TestDeploymentHandler(t *testing.T) {
 				with(deploy("web", replicas(1)), func(d *appsv1.Deployment) { d.Spec.Template.Spec.Containers[0].Image = "registry.example/web:2" }),
 				deploy("web", replicas(1))),
 			mode: names.ModeEnforce, wantAllowed: true, wantCode: 200,
-			wantWarnings: []string{"ha-webhook (pre-existing): min-replicas: ", "ha-webhook (pre-existing): pdb-missing: "},
+			wantWarnings: []string{"ha-webhook pre-existing: min-replicas: ", "ha-webhook pre-existing: pdb-missing: "},
 			wantAudit:    map[string]string{"mode": "enforce"},
 		},
 		"update lowering replicas is denied": {
 			req:  deploymentRequest(t, admissionv1.Update, deploy("web", replicas(1)), compliant),
 			mode: names.ModeEnforce, cluster: withPDB,
 			wantCode: http.StatusForbidden, wantContains: "min-replicas",
-			wantAudit:  map[string]string{"mode": "enforce", "violations": "min-replicas,pdb-unprotective"},
-			wantCounts: map[string]int{"min-replicas/enforce": 1, "pdb-unprotective/enforce": 1},
+			wantAudit:  map[string]string{"mode": "enforce", "violations": "min-replicas"},
+			wantCounts: map[string]int{"min-replicas/enforce": 1},
+		},
+		"update lowering replicas with a blocking PDB: both rules deny": {
+			req:  deploymentRequest(t, admissionv1.Update, deploy("web", replicas(1)), compliant),
+			mode: names.ModeEnforce, cluster: Cluster{PDBs: []*policyv1.PodDisruptionBudget{maxUnavailable("web", "0")}},
+			wantCode: http.StatusForbidden, wantContains: "allows 0 evictions at 2 replicas",
+			wantAudit:  map[string]string{"mode": "enforce", "violations": "min-replicas,pdb-blocks-drain"},
+			wantCounts: map[string]int{"min-replicas/enforce": 1, "pdb-blocks-drain/enforce": 1},
 		},
 		"delete passes": {
 			req: deploymentRequest(t, admissionv1.Delete, nil, compliant), mode: names.ModeEnforce,
@@ -325,11 +332,17 @@ func TestScaleHandler(t *testing.T) {
 		"scale to 1 on a compliant Deployment is denied": {
 			req: scaleRequest(t, admissionv1.Update, scale(1), scale(3)), mode: names.ModeEnforce, cluster: withPDB,
 			current: deploy("web", replicas(3)), wantCode: http.StatusForbidden,
-			wantContains: []string{"Deployment shop/web", "spec.replicas: Invalid value: 1: min-replicas", "pdb-unprotective"},
+			wantContains: []string{"Deployment shop/web", "spec.replicas: Invalid value: 1: min-replicas: 1 replica(s), below 2"},
+		},
+		"scale to 1 with a blocking PDB: the budget is judged at min-replicas": {
+			req: scaleRequest(t, admissionv1.Update, scale(1), scale(3)), mode: names.ModeEnforce,
+			cluster: Cluster{PDBs: []*policyv1.PodDisruptionBudget{minAvailable("web", "2")}},
+			current: deploy("web", replicas(3)), wantCode: http.StatusForbidden,
+			wantContains: []string{"min-replicas", "pdb-blocks-drain: PDB web (minAvailable 2) allows 0 evictions at 2 replicas"},
 		},
 		"scale to 1 in audit mode warns": {
 			req: scaleRequest(t, admissionv1.Update, scale(1), scale(3)), mode: names.ModeAudit, cluster: withPDB,
-			current: deploy("web", replicas(3)), wantAllowed: true, wantCode: 200, wantWarnings: 2,
+			current: deploy("web", replicas(3)), wantAllowed: true, wantCode: 200, wantWarnings: 1,
 		},
 		"scale up passes": {
 			req: scaleRequest(t, admissionv1.Update, scale(5), scale(3)), mode: names.ModeEnforce, cluster: withPDB,

@@ -41,7 +41,7 @@ func Warnings(v Verdict, mode names.Mode) []string {
 		}
 	}
 	for _, x := range v.Ratcheted {
-		out = append(out, x.Warning("ha-webhook (pre-existing): "))
+		out = append(out, x.Warning("ha-webhook pre-existing: "))
 	}
 	for _, x := range v.Advisories {
 		out = append(out, x.Warning("ha-webhook: "))

@@ -42,6 +42,11 @@ var messageCases = map[string]struct {
 	cluster Cluster
 }{
 	"min-replicas-pdb-missing": {d: deploy("web", replicas(1))},
+	"unset-replicas":           {d: deploy("web", nil), cluster: pdbs(maxUnavailable("web", "1"))},
+	"single-replica-blocking-pdb": {
+		d:       deploy("web", replicas(1)),
+		cluster: pdbs(maxUnavailable("web", "0")),
+	},
 	"hpa-multiple-pdbs": {
 		d: deploy("web", replicas(4)),
 		cluster: Cluster{
@@ -120,7 +125,7 @@ func TestWarnings(t *testing.T) {
 	tests := map[names.Mode][]string{
 		names.ModeEnforce: {
 			`ha-webhook: exempt from validation: ha-webhook.io/exempt="because"`,
-			"ha-webhook (pre-existing): pdb-blocks-drain: r1",
+			"ha-webhook pre-existing: pdb-blocks-drain: r1",
 			"ha-webhook: strategy-recreate: a1",
 			"note",
 		},
@@ -128,7 +133,7 @@ func TestWarnings(t *testing.T) {
 			`ha-webhook: exempt from validation: ha-webhook.io/exempt="because"`,
 			"ha-webhook audit: min-replicas: v1",
 			"ha-webhook audit: pdb-missing: v2",
-			"ha-webhook (pre-existing): pdb-blocks-drain: r1",
+			"ha-webhook pre-existing: pdb-blocks-drain: r1",
 			"ha-webhook: strategy-recreate: a1",
 			"note",
 		},

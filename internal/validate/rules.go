@@ -131,12 +131,14 @@ func violations(d *appsv1.Deployment, c Cluster, opts Options) []Violation {
 		out = append(out, Violation{
 			Rule:  RulePDBMissing,
 			Field: labelsPath,
-			Why:   "no PodDisruptionBudget selects these pods, so a node drain may evict every replica at once",
+			Why:   "no PodDisruptionBudget selects these pods: a drain may evict them all at once",
 			Fix: fmt.Sprintf("%s (create PDBs before Deployments: Helm and Argo CD do, kubectl apply -f dir/ goes alphabetically)",
 				createPDBCommand(d)),
 		})
 	case 1:
-		out = append(out, pdbBudgetViolations(d, pdbs[0], replicas.count)...)
+		// Judge the budget at the replica count the Deployment must run anyway: at 1 replica every budget either
+		// blocks drains or protects nothing, and min-replicas already says what to fix first.
+		out = append(out, pdbBudgetViolations(d, pdbs[0], max(replicas.count, opts.MinReplicas))...)
 	default:
 		pdbNames := make([]string, len(pdbs))
 		for i, p := range pdbs {
@@ -146,7 +148,7 @@ func violations(d *appsv1.Deployment, c Cluster, opts Options) []Violation {
 			Rule:     RulePDBMultiple,
 			Field:    labelsPath,
 			BadValue: strings.Join(pdbNames, ","),
-			Why:      fmt.Sprintf("%d PodDisruptionBudgets select these pods; the Eviction API refuses to evict them, so every drain stalls", len(pdbs)),
+			Why:      fmt.Sprintf("%d PodDisruptionBudgets select these pods: evictions fail, every drain stalls", len(pdbs)),
 			Fix:      fmt.Sprintf("keep one: kubectl delete pdb %s -n %s", strings.Join(pdbNames[1:], " "), namespaceOf(d)),
 		})
 	}
@@ -159,8 +161,8 @@ func minReplicasViolation(d *appsv1.Deployment, r replicaSource, minReplicas int
 			Rule:     RuleMinReplicas,
 			Field:    replicasPath,
 			BadValue: r.count,
-			Why: fmt.Sprintf("HorizontalPodAutoscaler %s may scale to %d replica(s), fewer than %d; a drain then cuts all traffic",
-				r.hpa.Name, r.count, minReplicas),
+			Why: fmt.Sprintf("HPA %s may scale to %d replica(s), below %d: a drain then cuts all traffic",
+				text.Truncate(r.hpa.Name, 40), r.count, minReplicas),
 			Fix: fmt.Sprintf(`kubectl patch hpa %s -n %s --type=merge -p '{"spec":{"minReplicas":%d}}'`, r.hpa.Name, namespaceOf(d), minReplicas),
 		}
 	}
@@ -168,31 +170,42 @@ func minReplicasViolation(d *appsv1.Deployment, r replicaSource, minReplicas int
 		Rule:     RuleMinReplicas,
 		Field:    replicasPath,
 		BadValue: r.count,
-		Why:      fmt.Sprintf("%d replica(s), fewer than %d: a node drain or eviction cuts all traffic", r.count, minReplicas),
-		Fix:      fmt.Sprintf("set spec.replicas to %d or more (kubectl scale deployment %s -n %s --replicas=%d)", minReplicas, d.Name, namespaceOf(d), minReplicas),
+		Why:      fmt.Sprintf("%d replica(s), below %d: a node drain or eviction cuts all traffic", r.count, minReplicas),
+		Fix:      minReplicasFix(d, minReplicas),
 	}
+}
+
+// minReplicasFix names the command, and for a Deployment without spec.replicas the likely cause: Helm installs
+// HorizontalPodAutoscalers after Deployments, so an HPA-managed chart must set spec.replicas or create the HPA first.
+func minReplicasFix(d *appsv1.Deployment, minReplicas int32) string {
+	fix := fmt.Sprintf("set spec.replicas to %d or more (kubectl scale deployment %s -n %s --replicas=%d)", minReplicas, d.Name, namespaceOf(d), minReplicas)
+	if d.Spec.Replicas == nil {
+		fix += "; if an HPA will manage it, create the HPA first (Helm creates HPAs after Deployments) or set spec.replicas"
+	}
+	return fix
 }
 
 func pdbBudgetViolations(d *appsv1.Deployment, p *policyv1.PodDisruptionBudget, replicas int32) []Violation {
 	allowed, err := allowedDisruptions(p, replicas)
 	fix := fmt.Sprintf(`kubectl patch pdb %s -n %s --type=merge -p '{"spec":{"minAvailable":null,"maxUnavailable":1}}'`, p.Name, namespaceOf(d))
+	blocksFix := fix + " (a blocked drain makes GKE wait up to 1h per node, then evict anyway)"
 	switch {
 	case err != nil:
 		return []Violation{{
 			Rule: RulePDBBlocksDrain, Field: labelsPath, BadValue: p.Name,
-			Why: fmt.Sprintf("PodDisruptionBudget %s has an invalid budget (%v)", p.Name, err), Fix: fix,
+			Why: fmt.Sprintf("PDB %s has an invalid budget (%v)", text.Truncate(p.Name, 40), err), Fix: fix,
 		}}
 	case allowed == 0:
 		return []Violation{{
 			Rule: RulePDBBlocksDrain, Field: labelsPath, BadValue: p.Name,
-			Why: fmt.Sprintf("PodDisruptionBudget %s (%s) allows 0 disruptions at %d replica(s): drains stall, GKE force-evicts after 1h",
-				p.Name, budgetString(p), replicas),
-			Fix: fix,
+			Why: fmt.Sprintf("PDB %s (%s) allows 0 evictions at %s: drains stall",
+				text.Truncate(p.Name, 40), budgetString(p), plural(replicas, "replica")),
+			Fix: blocksFix,
 		}}
 	case allowed >= replicas:
 		return []Violation{{
 			Rule: RulePDBUnprotective, Field: labelsPath, BadValue: p.Name,
-			Why: fmt.Sprintf("PodDisruptionBudget %s (%s) lets all %d replica(s) be evicted at once", p.Name, budgetString(p), replicas),
+			Why: fmt.Sprintf("PDB %s (%s) lets all %s be evicted at once", text.Truncate(p.Name, 40), budgetString(p), plural(replicas, "replica")),
 			Fix: fix,
 		}}
 	}
@@ -237,6 +250,13 @@ func advisories(d *appsv1.Deployment, c Cluster) []Violation {
 		}}
 	}
 	return nil
+}
+
+func plural(n int32, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 func namespaceOf(d *appsv1.Deployment) string {

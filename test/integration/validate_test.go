@@ -105,7 +105,7 @@ func TestHPAManagedDeploymentUsesMinReplicas(t *testing.T) {
 	// spec.replicas 3 would pass, but the HPA may scale down to 1.
 	eventually(t, func() error {
 		err := env.Client.Create(ctx, deployment(ns, "api", ptr.To[int32](3)))
-		if err == nil || !strings.Contains(err.Error(), "HorizontalPodAutoscaler api may scale to 1") {
+		if err == nil || !strings.Contains(err.Error(), "HPA api may scale to 1") {
 			return errorf("want the HPA's minReplicas denied, got %v", err)
 		}
 		return nil
@@ -190,7 +190,7 @@ func TestRatchetingAllowsImageRollbackOfNonCompliantDeployment(t *testing.T) {
 		t.Fatalf("image rollback denied: %v", err)
 	}
 	w := strings.Join(warnings.all()[before:], "\n")
-	for _, want := range []string{"ha-webhook (pre-existing): min-replicas:", "ha-webhook (pre-existing): pdb-missing:"} {
+	for _, want := range []string{"ha-webhook pre-existing: min-replicas:", "ha-webhook pre-existing: pdb-missing:"} {
 		if !strings.Contains(w, want) {
 			t.Errorf("warnings lack %q:\n%s", want, w)
 		}
