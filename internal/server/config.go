@@ -31,7 +31,8 @@ type Config struct {
 	HealthAddr  string
 
 	// ShutdownDelay is how long the server keeps serving after SIGTERM with readiness already false, so that
-	// Service endpoints move away before connections close.
+	// Service endpoints move away before connections close. Answers during the delay carry "Connection: close", so
+	// that clients re-dial (through the Service, to a ready replica) instead of keeping connections to this one.
 	ShutdownDelay time.Duration
 	// GracefulShutdownTimeout bounds the drain of in-flight requests after the delay.
 	GracefulShutdownTimeout time.Duration

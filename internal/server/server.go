@@ -5,7 +5,9 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -27,7 +29,6 @@ import (
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
-	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/ha-webhook/ha-webhook/internal/metrics"
 	"github.com/ha-webhook/ha-webhook/internal/mutate"
@@ -119,19 +120,23 @@ func New(restCfg *rest.Config, cfg Config) (*Server, error) {
 		}
 	}
 
-	modes := namespaceModes(mgr.GetCache(), cfg.Mode)
-	deployments := validate.NewDeploymentHandler(scheme, cfg.Rules, modes, validate.CachedCluster{Reader: mgr.GetCache()}.Cluster, m)
 	// A scale request carries only replicas; the Deployment's template is read live, as scales are rare next to pod
 	// creations and caching every Deployment would cost far more memory.
 	apiReader := mgr.GetAPIReader()
-	scale := &validate.ScaleHandler{Deployments: deployments, Get: func(ctx context.Context, ns, name string) (*appsv1.Deployment, error) {
-		d := &appsv1.Deployment{}
-		return d, apiReader.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, d)
-	}}
+	hooks := webhooks(scheme, cfg, webhookDeps{
+		options: options,
+		modes:   namespaceModes(mgr.GetCache(), cfg.Mode),
+		cluster: validate.CachedCluster{Reader: mgr.GetCache()}.Cluster,
+		deployments: func(ctx context.Context, ns, name string) (*appsv1.Deployment, error) {
+			d := &appsv1.Deployment{}
+			return d, apiReader.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, d)
+		},
+		metrics: m,
+	})
 	srv := mgr.GetWebhookServer()
-	srv.Register(names.PathMutatePod, &admission.Webhook{Handler: mutate.NewHandler(scheme, options, modes, m)})
-	srv.Register(names.PathValidateDeployment, &admission.Webhook{Handler: deployments})
-	srv.Register(names.PathValidateScale, &admission.Webhook{Handler: scale})
+	for _, path := range slices.Sorted(maps.Keys(hooks)) {
+		srv.Register(path, serveHTTP(s.stopping.Load, hooks[path]))
+	}
 
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
 		return nil, err
