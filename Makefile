@@ -17,9 +17,9 @@ build:
 certs:
 	go run ./hack/devcerts -dir certs -hosts 127.0.0.1,localhost
 
-## testbin: build (or reuse) kube-apiserver, etcd, kubectl and helm in the cache
+## testbin: build (or reuse) kube-apiserver, etcd, kubectl, kube-controller-manager, kube-scheduler, kwok and helm in the cache
 testbin:
-	hack/testbin.sh kube-apiserver etcd kubectl helm
+	hack/testbin.sh all
 
 fmt:
 	gofmt -w $$(find . -name '*.go' -not -path './.git/*')

@@ -13,8 +13,8 @@ step() { echo; echo "== $* ($((SECONDS - start))s)"; }
 step "toolchain"
 go version
 
-step "control-plane binaries (kube-apiserver, etcd, kubectl, helm)"
-KUBEBUILDER_ASSETS=$(hack/testbin.sh kube-apiserver etcd kubectl helm)
+step "control-plane binaries (kube-apiserver, etcd, kubectl, helm, kube-controller-manager, kube-scheduler, kwok)"
+KUBEBUILDER_ASSETS=$(hack/testbin.sh all)
 export KUBEBUILDER_ASSETS
 echo "$KUBEBUILDER_ASSETS"
 

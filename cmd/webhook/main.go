@@ -1,4 +1,5 @@
-// Command ha-webhook is the ha-webhook admission webhook (serve), its offline checker (check) and version.
+// Command ha-webhook is the ha-webhook admission webhook (serve), its offline checker (check), its cluster report
+// (report) and version.
 package main
 
 import (
@@ -16,6 +17,7 @@ const usage = `ha-webhook keeps HTTP traffic flowing while pods are replaced.
 Usage:
   ha-webhook serve [flags]           run the admission webhook server
   ha-webhook check -f PATH [flags]   check manifests offline with the same rules
+  ha-webhook report [flags]          what a node-pool upgrade would do to a cluster's traffic now
   ha-webhook version                 print the version
 
 Run "ha-webhook COMMAND --help" for the flags of a command.
@@ -32,6 +34,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return serveCommand(args[1:], stderr)
 	case "check":
 		return checkCommand(args[1:], stdin, stdout, stderr)
+	case "report":
+		return reportCommand(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, versionString())
 		return 0

@@ -45,7 +45,7 @@ func (h *Handler) Handle(ctx context.Context, req admission.Request) admission.R
 		return admission.Errored(http.StatusBadRequest, fmt.Errorf("expected a Pod, got %s %s", req.Kind.String(), req.SubResource))
 	}
 	pod := &corev1.Pod{}
-	if err := h.Decoder.Decode(req, pod); err != nil {
+	if err := decodePod(req.Object.Raw, pod); err != nil {
 		return admission.Errored(http.StatusBadRequest, err)
 	}
 	namespace := req.Namespace

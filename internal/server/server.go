@@ -124,9 +124,10 @@ func New(restCfg *rest.Config, cfg Config) (*Server, error) {
 	// creations and caching every Deployment would cost far more memory.
 	apiReader := mgr.GetAPIReader()
 	hooks := webhooks(scheme, cfg, webhookDeps{
-		options: options,
-		modes:   namespaceModes(mgr.GetCache(), cfg.Mode),
-		cluster: validate.CachedCluster{Reader: mgr.GetCache()}.Cluster,
+		options:     options,
+		modes:       namespaceModes(mgr.GetCache(), apiReader, cfg.Mode),
+		cluster:     validate.CachedCluster{Reader: mgr.GetCache()}.Cluster,
+		liveCluster: validate.CachedCluster{Reader: apiReader}.Cluster,
 		deployments: func(ctx context.Context, ns, name string) (*appsv1.Deployment, error) {
 			d := &appsv1.Deployment{}
 			return d, apiReader.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, d)
@@ -211,8 +212,9 @@ func (s *Server) Run(ctx context.Context) error {
 	return <-done
 }
 
-// namespaceModes resolves the mode per namespace from the cached Namespace's ha-webhook.io/mode label.
-func namespaceModes(r client.Reader, global names.Mode) names.ModeLookup {
+// namespaceModes resolves the mode per namespace from the cached Namespace's ha-webhook.io/mode label. A namespace
+// the cache has not seen yet (created a moment ago, with its label) is read live rather than given the global mode.
+func namespaceModes(r, live client.Reader, global names.Mode) names.ModeLookup {
 	return func(ctx context.Context, namespace string) (names.Mode, error) {
 		if namespace == "" {
 			return global, nil
@@ -220,7 +222,11 @@ func namespaceModes(r client.Reader, global names.Mode) names.ModeLookup {
 		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		defer cancel()
 		ns := &corev1.Namespace{}
-		if err := r.Get(ctx, client.ObjectKey{Name: namespace}, ns); err != nil {
+		err := r.Get(ctx, client.ObjectKey{Name: namespace}, ns)
+		if apierrors.IsNotFound(err) {
+			err = live.Get(ctx, client.ObjectKey{Name: namespace}, ns)
+		}
+		if err != nil {
 			if apierrors.IsNotFound(err) {
 				return global, nil
 			}

@@ -17,9 +17,11 @@ import (
 // webhookDeps are what the admission handlers read besides the request: the manager's cache and API reader in
 // `serve`, fakes in the fuzz test.
 type webhookDeps struct {
-	options     func() mutate.Options
-	modes       names.ModeLookup
-	cluster     validate.ClusterLookup
+	options func() mutate.Options
+	modes   names.ModeLookup
+	cluster validate.ClusterLookup
+	// liveCluster confirms a denial against the API server (nil: trust the cache).
+	liveCluster validate.ClusterLookup
 	deployments validate.DeploymentGetter
 	metrics     *metrics.Metrics
 }
@@ -28,6 +30,7 @@ type webhookDeps struct {
 // the fuzz test exercises the same HTTP entry points the API server calls. Every answer is bounded (bounds.go).
 func webhooks(scheme *runtime.Scheme, cfg Config, d webhookDeps) map[string]*admission.Webhook {
 	deployments := validate.NewDeploymentHandler(scheme, cfg.Rules, d.modes, d.cluster, d.metrics)
+	deployments.Confirm = d.liveCluster
 	return map[string]*admission.Webhook{
 		names.PathMutatePod:          {Handler: boundedHandler{mutate.NewHandler(scheme, d.options, d.modes, d.metrics)}},
 		names.PathValidateDeployment: {Handler: boundedHandler{deployments}},

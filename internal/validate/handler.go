@@ -26,6 +26,9 @@ type DeploymentHandler struct {
 	Options Options
 	Mode    names.ModeLookup
 	Lookup  ClusterLookup
+	// Confirm, when set, re-reads the namespace live before a denial: the cache follows the API server
+	// asynchronously, and a PDB created a moment before its Deployment (as Helm and Argo CD do) may not be in it yet.
+	Confirm ClusterLookup
 	Metrics Recorder
 }
 
@@ -42,13 +45,13 @@ func (h *DeploymentHandler) Handle(ctx context.Context, req admission.Request) a
 		return admission.Errored(http.StatusBadRequest, fmt.Errorf("expected an apps Deployment, got %s %s", req.Kind.String(), req.SubResource))
 	}
 	d := &appsv1.Deployment{}
-	if err := h.Decoder.DecodeRaw(req.Object, d); err != nil {
+	if err := decodeDeployment(req.Object.Raw, d); err != nil {
 		return admission.Errored(http.StatusBadRequest, err)
 	}
 	var old *appsv1.Deployment
 	if req.Operation == admissionv1.Update {
 		old = &appsv1.Deployment{}
-		if err := h.Decoder.DecodeRaw(req.OldObject, old); err != nil {
+		if err := decodeDeployment(req.OldObject.Raw, old); err != nil {
 			return admission.Errored(http.StatusBadRequest, err)
 		}
 	}
@@ -70,11 +73,19 @@ func (h *DeploymentHandler) check(ctx context.Context, namespace string, old, d 
 	if err != nil {
 		return admission.Errored(http.StatusServiceUnavailable, err)
 	}
-	var verdict Verdict
-	if old == nil {
-		verdict = Deployment(d, cluster, h.Options)
-	} else {
-		verdict = Update(old, d, cluster, h.Options)
+	verdict := h.evaluate(old, d, cluster)
+	if verdict.Denied() && mode == names.ModeEnforce && h.Confirm != nil {
+		// Passing answers never wait for a live read; only a denial, which is rare, is confirmed.
+		if live, err := h.Confirm(lookupCtx, d.Namespace); err == nil {
+			verdict = h.evaluate(old, d, live)
+		}
 	}
 	return respond(d, verdict, mode, h.Metrics)
+}
+
+func (h *DeploymentHandler) evaluate(old, d *appsv1.Deployment, c Cluster) Verdict {
+	if old == nil {
+		return Deployment(d, c, h.Options)
+	}
+	return Update(old, d, c, h.Options)
 }

@@ -421,3 +421,42 @@ func TestScaleHandler(t *testing.T) {
 		})
 	}
 }
+
+// TestDeploymentHandlerConfirmsDenialsLive: a cache that has not caught up with a PDB created a moment before the
+// Deployment must not deny it; the live read is consulted for denials only, and only in enforce mode.
+func TestDeploymentHandlerConfirmsDenialsLive(t *testing.T) {
+	withPDB := pdbs(maxUnavailable("web", "1"))
+	tests := map[string]struct {
+		mode        names.Mode
+		cached      Cluster
+		live        Cluster
+		liveErr     error
+		wantAllowed bool
+		wantLive    int
+	}{
+		"cache lags, live read has the PDB": {mode: names.ModeEnforce, cached: Cluster{}, live: withPDB, wantAllowed: true, wantLive: 1},
+		"both lack it":                      {mode: names.ModeEnforce, cached: Cluster{}, live: Cluster{}, wantAllowed: false, wantLive: 1},
+		"live read fails: the cached denial stands": {mode: names.ModeEnforce, cached: Cluster{}, liveErr: errors.New("boom"),
+			wantAllowed: false, wantLive: 1},
+		"passing answers never read live": {mode: names.ModeEnforce, cached: withPDB, live: Cluster{}, wantAllowed: true, wantLive: 0},
+		"audit mode never reads live":     {mode: names.ModeAudit, cached: Cluster{}, live: withPDB, wantAllowed: true, wantLive: 0},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			h := NewDeploymentHandler(testScheme(t), DefaultOptions(), fixedMode(tc.mode), fixedCluster(tc.cached), &countingRecorder{})
+			liveReads := 0
+			h.Confirm = func(context.Context, string) (Cluster, error) {
+				liveReads++
+				return tc.live, tc.liveErr
+			}
+			req := deploymentRequest(t, admissionv1.Create, deploy("web", replicas(3)), nil)
+			resp := complete(t, req, h.Handle(context.Background(), req))
+			if resp.Allowed != tc.wantAllowed {
+				t.Errorf("allowed = %v, want %v (%v)", resp.Allowed, tc.wantAllowed, resp.Result)
+			}
+			if liveReads != tc.wantLive {
+				t.Errorf("%d live reads, want %d", liveReads, tc.wantLive)
+			}
+		})
+	}
+}

@@ -16,7 +16,7 @@ func selectingPDBs(d *appsv1.Deployment, pdbs []*policyv1.PodDisruptionBudget) [
 	podLabels := labels.Set(d.Spec.Template.Labels)
 	var out []*policyv1.PodDisruptionBudget
 	for _, p := range pdbs {
-		if p.Spec.Selector == nil {
+		if p.Spec.Selector == nil || !matchLabelsAgree(p.Spec.Selector.MatchLabels, podLabels) {
 			continue
 		}
 		sel, err := metav1.LabelSelectorAsSelector(p.Spec.Selector)
@@ -27,6 +27,19 @@ func selectingPDBs(d *appsv1.Deployment, pdbs []*policyv1.PodDisruptionBudget) [
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
+}
+
+// matchLabelsAgree is a cheap pre-check before parsing a selector: a selector whose matchLabels the pod's labels do
+// not all carry selects nothing, whether it is valid (matchLabels are ANDed) or not (an invalid selector selects
+// nothing). Parsing validates every key and value with regular expressions; in a namespace with many PDBs, most
+// select other apps and are now rejected without it.
+func matchLabelsAgree(matchLabels map[string]string, podLabels labels.Set) bool {
+	for k, v := range matchLabels {
+		if got, ok := podLabels[k]; !ok || got != v {
+			return false
+		}
+	}
+	return true
 }
 
 // allowedDisruptions is how many of replicas pods the PDB lets a drain evict at once when all are healthy, computed

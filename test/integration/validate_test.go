@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -223,5 +224,34 @@ spec:
 	stdout, stderr, err := kubectl(t, pod, "apply", "--dry-run=server", "-o", "jsonpath={.spec.terminationGracePeriodSeconds}", "-f", "-")
 	if err != nil || stdout != "45" {
 		t.Errorf("dry-run pod: grace %q, err %v, stderr:\n%s", stdout, err, stderr)
+	}
+}
+
+// TestDeploymentRightAfterItsPDB: Helm and Argo CD create a PDB and, milliseconds later, its Deployment. The
+// webhook's informer cache may not have the PDB yet; the denial path confirms against the API server, so these are
+// admitted on the first try, every time.
+func TestDeploymentRightAfterItsPDB(t *testing.T) {
+	ns := namespace(t, optedIn())
+	ctx := testContext(t)
+	for i := range 20 {
+		name := fmt.Sprintf("app-%d", i)
+		if err := env.Client.Create(ctx, pdb(ns, name, map[string]string{"app": name})); err != nil {
+			t.Fatal(err)
+		}
+		if err := env.Client.Create(ctx, deployment(ns, name, ptr.To[int32](2))); err != nil {
+			t.Errorf("Deployment created right after its PDB was denied: %v", err)
+		}
+	}
+}
+
+// TestFreshAuditNamespace: a namespace created with the audit label and used at once is audited, not enforced,
+// even before the webhook's cache has seen it.
+func TestFreshAuditNamespace(t *testing.T) {
+	ctx := testContext(t)
+	for i := range 5 {
+		ns := namespace(t, optedInAudit())
+		if err := env.Client.Create(ctx, deployment(ns, fmt.Sprintf("solo-%d", i), ptr.To[int32](1))); err != nil {
+			t.Errorf("a Deployment in a fresh audit namespace was denied: %v", err)
+		}
 	}
 }
