@@ -52,9 +52,8 @@ func (h *Handler) Handle(ctx context.Context, req admission.Request) admission.R
 	if namespace == "" {
 		namespace = pod.Namespace
 	}
-	// The patch holds only what Pod changed, read from the fields it owns (patch.go): fields unknown to this build's
-	// k8s.io/api, or written differently in the raw request, are never removed or rewritten.
-	before := ownedFields(pod)
+	// Only what Pod may change is kept: the patch is computed over those fields (patch.go).
+	original := viewPod(pod)
 	res := Pod(pod, h.Options())
 	if res.SkipReason != "" {
 		return admission.Allowed("skipped: " + res.SkipReason)
@@ -79,7 +78,7 @@ func (h *Handler) Handle(ctx context.Context, req admission.Request) admission.R
 	if len(res.Injections) == 0 {
 		return admission.Allowed("").WithWarnings(limitWarnings(warnings)...)
 	}
-	return admission.Patched("", before.patch(pod)...).WithWarnings(limitWarnings(warnings)...)
+	return patchResponse(original, pod).WithWarnings(limitWarnings(warnings)...)
 }
 
 // AuditWarning describes an injection that audit mode did not make, in at most 120 characters.

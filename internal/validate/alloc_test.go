@@ -15,7 +15,7 @@ func TestDeploymentAllocations(t *testing.T) {
 	if raceEnabled || testing.CoverMode() != "" {
 		t.Skip("allocation counts differ under -race and -cover")
 	}
-	const budget = 125 // measured 116 (Go 1.26, k8s.io/apimachinery v0.37.2)
+	const budget = 35 // measured 29 (Go 1.26, k8s.io/apimachinery v0.37.2); 116 before the matchLabels pre-check in pdb.go
 	d := deploy("web", replicas(3))
 	d.Spec.Template.Labels = map[string]string{"app": "web", "tier": "frontend", "team": "shop"}
 	c := Cluster{HPAs: []*autoscalingv2.HorizontalPodAutoscaler{hpa("api", "apps/v1", "Deployment", "api", replicas(2)), webHPA(replicas(3))}}

@@ -1,0 +1,46 @@
+package validate
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/ha-webhook/ha-webhook/internal/names"
+)
+
+type nopRecorder struct{}
+
+func (nopRecorder) Violation(string, names.Mode) {}
+func (nopRecorder) Exempted()                    {}
+
+// TestDeploymentHandlerAllocations is a regression gate for the admission adapter on a compliant Deployment in a
+// namespace with ten PDBs and ten HPAs (decode.go, the matchLabels pre-check in pdb.go). The budget is the figure
+// measured when the gate was written plus a small margin; raise it only with a reason.
+func TestDeploymentHandlerAllocations(t *testing.T) {
+	if raceEnabled || testing.CoverMode() != "" {
+		t.Skip("allocation counts differ under -race and -cover")
+	}
+	const budget = 65 // measured 58 (Go 1.26, k8s.io/apimachinery v0.37.2)
+	var c Cluster
+	for i := range 9 {
+		app := fmt.Sprintf("app-%d", i)
+		c.PDBs = append(c.PDBs, pdb(app, selectApp(app), nil, intOrStr("1")))
+		c.HPAs = append(c.HPAs, hpa(app, "apps/v1", "Deployment", app, replicas(2)))
+	}
+	c.PDBs = append(c.PDBs, maxUnavailable("web", "1"))
+	c.HPAs = append(c.HPAs, webHPA(replicas(3)))
+	h := NewDeploymentHandler(testScheme(t), DefaultOptions(), fixedMode(names.ModeEnforce), fixedCluster(c), nopRecorder{})
+	req := deploymentRequest(t, admissionv1.Create, deploy("web", replicas(3)), nil)
+	var resp admission.Response
+	allocs := testing.AllocsPerRun(200, func() { resp = h.Handle(context.Background(), req) })
+	t.Logf("DeploymentHandler.Handle: %.0f allocations per request", allocs)
+	if !resp.Allowed || len(resp.Warnings) != 0 {
+		t.Fatalf("the measured Deployment is not compliant: %+v", resp)
+	}
+	if allocs > budget {
+		t.Errorf("DeploymentHandler.Handle made %.0f allocations per request, budget %d", allocs, budget)
+	}
+}

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"go.uber.org/zap/zapcore"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+)
+
+// TestBenchmarkRuns runs the whole benchmark program (every phase: webhook cases, pods through the API server, the
+// fill, the separate ha-webhook process for memory, the plot) on a tiny load, so that it cannot rot. It asserts no
+// figure: only that every request was answered as its case expects and that -json has every key docs and the
+// issue rely on.
+func TestBenchmarkRuns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a control plane")
+	}
+	ctrl.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(zapcore.ErrorLevel)))
+	o := defaultOptions()
+	o.quick = true
+	o.rate, o.openDur, o.closedDur, o.rounds, o.conc, o.warmup = 50, 300*time.Millisecond, 200*time.Millisecond, 1, 2, 100*time.Millisecond
+	o.namespaces, o.perNamespace, o.fillWorkers = 4, 3, 4
+	o.apiClients, o.apiRounds, o.apiRoundDur, o.apiWarmup = 2, 1, 300*time.Millisecond, 100*time.Millisecond
+	o.phases = map[string]bool{"webhook": true, "api": true, "fill": true, "rss": true}
+	o.cpuProfile, o.profileCase = filepath.Join(t.TempDir(), "cpu.pprof"), "mutate"
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	var log bytes.Buffer
+	rep, samples, err := run(ctx, o, &log)
+	t.Log(log.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var out bytes.Buffer
+	if err := writeJSON(&out, rep); err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+		t.Fatalf("-json output is not one JSON object: %v\n%s", err, out.String())
+	}
+	for _, c := range []string{"null", "mutate", "mutate_64k", "validate", "validate_deny", "validate_10k", "null_10k"} {
+		obj, ok := got[c].(map[string]any)
+		if !ok {
+			t.Errorf("key %q missing or not an object", c)
+			continue
+		}
+		for _, k := range []string{"p50_us", "p90_us", "p99_us", "max_us", "rate_rps", "errors", "max_rps", "max_rps_errors", "cpu_us_per_request"} {
+			if _, ok := obj[k].(float64); !ok {
+				t.Errorf("%s.%s missing or not a number", c, k)
+			}
+		}
+		if obj["errors"] != 0.0 || obj["max_rps_errors"] != 0.0 || obj["requests"] == 0.0 {
+			t.Errorf("%s: %v requests, %v errors at the fixed rate, %v in the closed loop", c, obj["requests"], obj["errors"], obj["max_rps_errors"])
+		}
+	}
+	for _, k := range []string{"rss_mib", "rss_peak_mib", "rss_baseline_mib"} {
+		if v, ok := got[k].(float64); !ok || v <= 0 {
+			t.Errorf("%s = %v, want a positive number", k, got[k])
+		}
+	}
+	api, ok := got["apiserver"].(map[string]any)
+	if !ok {
+		t.Fatalf("apiserver missing")
+	}
+	for _, k := range []string{"without_p99_us", "null_p99_us", "with_p99_us", "without_pods_per_s", "null_pods_per_s", "with_pods_per_s",
+		"null_patch_p99_us", "null_patch_pods_per_s"} {
+		if v, ok := api[k].(float64); !ok || v <= 0 {
+			t.Errorf("apiserver.%s = %v, want a positive number", k, api[k])
+		}
+	}
+	for _, k := range []string{"without_errors", "null_errors", "null_patch_errors", "with_errors"} {
+		if api[k] != 0.0 {
+			t.Errorf("apiserver.%s = %v", k, api[k])
+		}
+	}
+	if f, ok := got["fill"].(map[string]any); !ok || f["pdbs"] != float64(o.namespaces*o.perNamespace) {
+		t.Errorf("fill = %v", got["fill"])
+	}
+	if a, ok := got["allocs_per_admission"].(map[string]any); !ok || a["mutate_pod"] == 0.0 {
+		t.Errorf("allocs_per_admission = %v", got["allocs_per_admission"])
+	}
+	if ts, ok := got["targets"].([]any); !ok || len(ts) < 8 {
+		t.Errorf("targets = %v", got["targets"])
+	}
+
+	var table bytes.Buffer
+	printTable(&table, rep)
+	t.Log("\n" + table.String())
+	png := filepath.Join(t.TempDir(), "latency.png")
+	if err := writePlot(png, samples, rep); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(png); err != nil || !bytes.HasPrefix(b, []byte("\x89PNG")) {
+		t.Errorf("plot is not a PNG (%v)", err)
+	}
+	if fi, err := os.Stat(o.cpuProfile); err != nil || fi.Size() == 0 {
+		t.Errorf("no CPU profile written (%v)", err)
+	}
+}

@@ -1,0 +1,302 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+)
+
+// caseResult is one webhook case. Latencies are in microseconds; open-loop figures at the fixed offered rate,
+// max_rps* from the closed loop.
+type caseResult struct {
+	P50us float64 `json:"p50_us"`
+	P90us float64 `json:"p90_us"`
+	P99us float64 `json:"p99_us"`
+	// P99RoundMedianUs is the median of the rounds' p99 (robust to a burst of foreign load in one round).
+	P99RoundMedianUs float64 `json:"p99_round_median_us"`
+	MaxUs            float64 `json:"max_us"`
+	OfferedRPS       float64 `json:"offered_rps"`
+	RateRPS          float64 `json:"rate_rps"`
+	Requests         int     `json:"requests"`
+	Errors           int     `json:"errors"`
+	MaxRPS           float64 `json:"max_rps"`
+	MaxRPSP50us      float64 `json:"max_rps_p50_us"`
+	MaxRPSP99us      float64 `json:"max_rps_p99_us"`
+	MaxRPSErr        int     `json:"max_rps_errors"`
+	Conc             int     `json:"max_rps_concurrency"`
+	// CPUusPerReq is this process's CPU time (ha-webhook's server and the load generator) per closed-loop request:
+	// unlike the rates, it hardly depends on what else the machine runs.
+	CPUusPerReq float64 `json:"cpu_us_per_request"`
+	BodyBytes   int     `json:"request_bytes"`
+}
+
+func (m *measured) result(rate, conc, bodyBytes int) *caseResult {
+	p, c := m.open.percentiles(), m.closed.percentiles()
+	r := &caseResult{
+		P50us: us(p.p50), P90us: us(p.p90), P99us: us(p.p99), P99RoundMedianUs: us(m.open.medianRoundP99()), MaxUs: us(p.max),
+		OfferedRPS: float64(rate), Requests: m.open.requests, Errors: m.open.errors,
+		MaxRPSP50us: us(c.p50), MaxRPSP99us: us(c.p99), MaxRPSErr: m.closed.errors, Conc: conc, BodyBytes: bodyBytes,
+	}
+	if m.closed.requests > 0 {
+		r.CPUusPerReq = us(m.cpu) / float64(m.closed.requests)
+	}
+	if s := m.open.elapsed.Seconds(); s > 0 {
+		r.RateRPS = float64(m.open.requests) / s
+	}
+	if s := m.closed.elapsed.Seconds(); s > 0 {
+		r.MaxRPS = float64(m.closed.requests-m.closed.errors) / s
+	}
+	return r
+}
+
+// apiResult is Pod CREATE through the API server in the three modes.
+type apiResult struct {
+	WithoutP50       float64 `json:"without_p50_us"`
+	WithoutP99       float64 `json:"without_p99_us"`
+	WithoutP99Median float64 `json:"without_p99_round_median_us"`
+	NullP50          float64 `json:"null_p50_us"`
+	NullP99          float64 `json:"null_p99_us"`
+	NullP99Median    float64 `json:"null_p99_round_median_us"`
+	// NullPatch*: a null webhook that answers with a one-line patch, registered like the others.
+	NullPatchP50       float64 `json:"null_patch_p50_us"`
+	NullPatchP99       float64 `json:"null_patch_p99_us"`
+	NullPatchP99Median float64 `json:"null_patch_p99_round_median_us"`
+	NullPatchRate      float64 `json:"null_patch_pods_per_s"`
+	NullPatchErrors    int     `json:"null_patch_errors"`
+	WithP50            float64 `json:"with_p50_us"`
+	WithP99            float64 `json:"with_p99_us"`
+	WithP99Median      float64 `json:"with_p99_round_median_us"`
+	WithoutRate        float64 `json:"without_pods_per_s"`
+	NullRate           float64 `json:"null_pods_per_s"`
+	WithRate           float64 `json:"with_pods_per_s"`
+	WithoutErrors      int     `json:"without_errors"`
+	NullErrors         int     `json:"null_errors"`
+	WithErrors         int     `json:"with_errors"`
+	Clients            int     `json:"clients"`
+	Rounds             int     `json:"rounds"`
+	RoundSeconds       float64 `json:"round_seconds"`
+	DryRun             bool    `json:"dry_run"`
+	// CPUPerPod is the CPU time per created pod of kube-apiserver, etcd and this process (ha-webhook's server and
+	// null webhook, and the pod-creating clients), by mode.
+	CPUPerPod map[string]map[string]float64 `json:"cpu_us_per_pod"`
+}
+
+// targetCheck is one of the issue's targets, as a ratio against its limit.
+type targetCheck struct {
+	Name  string  `json:"name"`
+	Value float64 `json:"value"`
+	Limit float64 `json:"limit"`
+	// AtMost: the value must be ≤ the limit; otherwise ≥.
+	AtMost bool `json:"at_most"`
+	OK     bool `json:"ok"`
+	// Robust is the same ratio from figures a shared machine disturbs less: the median of the rounds' p99 for
+	// latency, the inverse ratio of CPU time per request (or per pod, all control-plane processes included) for
+	// throughput. Zero when there is none.
+	Robust   float64 `json:"robust_value,omitempty"`
+	RobustOK bool    `json:"robust_ok,omitempty"`
+}
+
+// report is the -json output.
+type report struct {
+	Null      *caseResult `json:"null"`
+	Mutate    *caseResult `json:"mutate"`
+	Mutate64k *caseResult `json:"mutate_64k"`
+	Validate  *caseResult `json:"validate"`
+	// ValidateDeny is validate enforced: denied, and every denial confirmed by a live read of the namespace.
+	ValidateDeny *caseResult `json:"validate_deny"`
+	Validate10k  *caseResult `json:"validate_10k"`
+	// Null10k is the null webhook measured again with the cache filled, alternating with validate_10k.
+	Null10k *caseResult `json:"null_10k"`
+	// RSSMiB is VmRSS of a separate `ha-webhook serve` with the filled cache, after serving; RSSPeakMiB its VmHWM;
+	// RSSBaselineMiB VmRSS of the same on an empty cluster.
+	RSSMiB         float64        `json:"rss_mib"`
+	RSSPeakMiB     float64        `json:"rss_peak_mib"`
+	RSSBaselineMiB float64        `json:"rss_baseline_mib"`
+	APIServer      *apiResult     `json:"apiserver"`
+	Fill           *fillResult    `json:"fill"`
+	Allocs         allocResult    `json:"allocs_per_admission"`
+	Targets        []targetCheck  `json:"targets"`
+	Machine        map[string]any `json:"machine"`
+	Config         map[string]any `json:"config"`
+}
+
+func (r *report) setCase(name string, c *caseResult) {
+	switch name {
+	case "null":
+		r.Null = c
+	case "mutate":
+		r.Mutate = c
+	case "mutate_64k":
+		r.Mutate64k = c
+	case "validate":
+		r.Validate = c
+	case "validate_deny":
+		r.ValidateDeny = c
+	case "validate_10k":
+		r.Validate10k = c
+	case "null_10k":
+		r.Null10k = c
+	}
+}
+
+func (r *report) cases() []struct {
+	name string
+	c    *caseResult
+} {
+	return []struct {
+		name string
+		c    *caseResult
+	}{{"null", r.Null}, {"mutate", r.Mutate}, {"mutate_64k", r.Mutate64k}, {"validate", r.Validate},
+		{"validate_deny", r.ValidateDeny}, {"null_10k", r.Null10k}, {"validate_10k", r.Validate10k}}
+}
+
+func configOf(o options) map[string]any {
+	return map[string]any{
+		"quick": o.quick, "rate_rps": o.rate, "open_seconds_per_case": o.openDur.Seconds(),
+		"closed_seconds_per_case": o.closedDur.Seconds(), "rounds": o.rounds, "closed_loop_concurrency": o.conc,
+		"namespaces": o.namespaces, "per_namespace": o.perNamespace,
+		"api_clients": o.apiClients, "api_rounds": o.apiRounds, "api_round_seconds": o.apiRoundDur.Seconds(),
+	}
+}
+
+// evaluateTargets checks the issue's targets. They are reported, never asserted: a shared 2-core machine is noisy.
+func evaluateTargets(r *report) []targetCheck {
+	var out []targetCheck
+	check := func(name string, a, b, robustA, robustB, limit float64, atMost bool) {
+		if b == 0 {
+			return
+		}
+		pass := func(v float64) bool {
+			if atMost {
+				return v <= limit
+			}
+			return v >= limit
+		}
+		t := targetCheck{Name: name, Value: a / b, Limit: limit, AtMost: atMost}
+		t.OK = pass(t.Value)
+		if robustB > 0 {
+			t.Robust = robustA / robustB
+			t.RobustOK = pass(t.Robust)
+		}
+		out = append(out, t)
+	}
+	if n, m, v := r.Null, r.Mutate, r.Validate; n != nil && m != nil && v != nil {
+		check("mutate p99 / null p99", m.P99us, n.P99us, m.P99RoundMedianUs, n.P99RoundMedianUs, 1.25, true)
+		check("validate p99 / null p99", v.P99us, n.P99us, v.P99RoundMedianUs, n.P99RoundMedianUs, 1.25, true)
+		check("mutate max_rps / null max_rps", m.MaxRPS, n.MaxRPS, n.CPUusPerReq, m.CPUusPerReq, 0.8, false)
+		check("validate max_rps / null max_rps", v.MaxRPS, n.MaxRPS, n.CPUusPerReq, v.CPUusPerReq, 0.8, false)
+	}
+	if v10, v := r.Validate10k, r.Validate; v10 != nil && v != nil {
+		check("validate_10k p99 / validate p99", v10.P99us, v.P99us, v10.P99RoundMedianUs, v.P99RoundMedianUs, 1.25, true)
+		if n10, n := r.Null10k, r.Null; n10 != nil && n != nil && n10.P99us > 0 && n.P99us > 0 && n10.P99RoundMedianUs > 0 && n.P99RoundMedianUs > 0 {
+			// Each phase's p99 divided by its own null p99: what the fill changed beyond the machine's state.
+			check("(info) (validate_10k/null_10k) / (validate/null), p99", v10.P99us/n10.P99us, v.P99us/n.P99us,
+				v10.P99RoundMedianUs/n10.P99RoundMedianUs, v.P99RoundMedianUs/n.P99RoundMedianUs, 1.25, true)
+		}
+	}
+	if r.RSSMiB > 0 {
+		out = append(out, targetCheck{Name: "rss_mib", Value: r.RSSMiB, Limit: 128, AtMost: true, OK: r.RSSMiB <= 128})
+	}
+	if a := r.APIServer; a != nil {
+		cpu := func(mode string) float64 {
+			var sum float64
+			for _, v := range a.CPUPerPod[mode] {
+				sum += v
+			}
+			return sum
+		}
+		check("apiserver with_p99 / null_p99", a.WithP99, a.NullP99, a.WithP99Median, a.NullP99Median, 1.10, true)
+		check("apiserver with pods/s / null pods/s", a.WithRate, a.NullRate, cpu(modeNull), cpu(modeWith), 0.9, false)
+		// Not targets of the issue: ha-webhook against a null webhook that also mutates.
+		check("(info) apiserver with_p99 / null_patch_p99", a.WithP99, a.NullPatchP99, a.WithP99Median, a.NullPatchP99Median, 1.10, true)
+		check("(info) apiserver with pods/s / null_patch pods/s", a.WithRate, a.NullPatchRate, cpu(modeNullPatch), cpu(modeWith), 0.9, false)
+	}
+	return out
+}
+
+// printTable writes the readable report.
+func printTable(w io.Writer, r *report) {
+	mode := "full"
+	if q, _ := r.Config["quick"].(bool); q {
+		mode = "quick"
+	}
+	fmt.Fprintf(w, "ha-webhook benchmark (%s run) on %v, %v CPUs (GOMAXPROCS %v), %v; load average %v at start, %v at end\n\n",
+		mode, r.Machine["cpu"], r.Machine["num_cpu"], r.Machine["gomaxprocs"], r.Machine["go"],
+		r.Machine["loadavg_1m_at_start"], r.Machine["loadavg_1m_at_end"])
+
+	fmt.Fprintf(w, "Webhook over HTTPS, in-process load: open loop at %v req/s (latency), closed loop with %v connections (max req/s)\n",
+		r.Config["rate_rps"], r.Config["closed_loop_concurrency"])
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "case\trequest\toffered/s\tp50 µs\tp90 µs\tp99 µs\tp99 µs, median round\tmax µs\treq/s\terrors\tmax req/s\tCPU µs/req\terrors\t")
+	for _, c := range r.cases() {
+		if c.c == nil {
+			continue
+		}
+		x := c.c
+		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%d\t%.0f\t%.0f\t%d\t\n", c.name, kib(x.BodyBytes), x.OfferedRPS,
+			x.P50us, x.P90us, x.P99us, x.P99RoundMedianUs, x.MaxUs, x.RateRPS, x.Errors, x.MaxRPS, x.CPUusPerReq, x.MaxRPSErr)
+	}
+	tw.Flush()
+
+	if a := r.APIServer; a != nil {
+		fmt.Fprintf(w, "\nPod CREATE through kube-apiserver (server-side dry run), %d clients, %d round(s) × %.0f s per mode, alternating\n",
+			a.Clients, a.Rounds, a.RoundSeconds)
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "webhook\tp50 µs\tp99 µs\tp99 µs, median round\tpods/s\terrors\tCPU µs/pod: kube-apiserver\tetcd\twebhook+clients\t")
+		row := func(name, mode string, p50, p99, p99m, rate float64, errs int) {
+			c := a.CPUPerPod[mode]
+			fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%.0f\t%.0f\t%d\t%.0f\t%.0f\t%.0f\t\n", name, p50, p99, p99m, rate, errs,
+				c["kube-apiserver"], c["etcd"], c["ha-webhook+clients"])
+		}
+		row("none", modeWithout, a.WithoutP50, a.WithoutP99, a.WithoutP99Median, a.WithoutRate, a.WithoutErrors)
+		row("null", modeNull, a.NullP50, a.NullP99, a.NullP99Median, a.NullRate, a.NullErrors)
+		row("null, patching", modeNullPatch, a.NullPatchP50, a.NullPatchP99, a.NullPatchP99Median, a.NullPatchRate, a.NullPatchErrors)
+		row("ha-webhook", modeWith, a.WithP50, a.WithP99, a.WithP99Median, a.WithRate, a.WithErrors)
+		tw.Flush()
+	}
+
+	fmt.Fprintln(w)
+	if f := r.Fill; f != nil {
+		fmt.Fprintf(w, "Fill: %d namespaces, %d PDBs, %d HPAs created in %.1f s (%.0f objects/s, %d workers); in ha-webhook's cache %.1f s later; control plane idle %.1f s later\n",
+			f.Namespaces, f.PDBs, f.HPAs, f.Seconds, f.ObjectsPerSecond, f.Workers, f.CacheLagSeconds, f.SettleSeconds)
+	}
+	if r.RSSMiB > 0 {
+		fmt.Fprintf(w, "Memory of a separate `ha-webhook serve`: VmRSS %.1f MiB with the fill cached (peak VmHWM %.1f MiB); %.1f MiB on an empty cluster\n",
+			r.RSSMiB, r.RSSPeakMiB, r.RSSBaselineMiB)
+	}
+	a := r.Allocs
+	fmt.Fprintf(w, "Allocations per admission: mutate.Pod %.0f (64 KB pod %.0f), validate.Deployment %.0f (filled namespace %.0f); "+
+		"handlers without HTTP: mutate %.0f (64 KB %.0f), validate %.0f (filled namespace %.0f)\n",
+		a.MutatePod, a.MutatePod64k, a.ValidateDeployment, a.ValidateDeploymentNS, a.MutateHandler, a.MutateHandler64k,
+		a.ValidateHandler, a.ValidateHandlerNS)
+
+	fmt.Fprintln(w, "\nTargets (robust: median of the rounds' p99 for latency, inverse CPU time per request or per pod for throughput)")
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  ratio\tlimit\tmeasured\t\trobust\t")
+	status := func(ok bool) string {
+		if ok {
+			return "ok"
+		}
+		return "MISSED"
+	}
+	for _, t := range r.Targets {
+		rel := "≥"
+		if t.AtMost {
+			rel = "≤"
+		}
+		robust := "\t"
+		if t.Robust > 0 {
+			robust = fmt.Sprintf("%.2f\t%s", t.Robust, status(t.RobustOK))
+		}
+		fmt.Fprintf(tw, "  %s\t%s %.2f\t%.2f\t%s\t%s\t\n", t.Name, rel, t.Limit, t.Value, status(t.OK), robust)
+	}
+	tw.Flush()
+}
+
+func kib(n int) string {
+	if n < 1024 {
+		return fmt.Sprintf("%d B", n)
+	}
+	return strings.TrimSuffix(fmt.Sprintf("%.1f", float64(n)/1024), ".0") + " KiB"
+}

@@ -1,0 +1,368 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"gomodules.xyz/jsonpatch/v2"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/ha-webhook/ha-webhook/internal/names"
+	"github.com/ha-webhook/ha-webhook/internal/server"
+	"github.com/ha-webhook/ha-webhook/test/testenv"
+)
+
+// pathNull is where the null webhook is served, on ha-webhook's own webhook server; pathNullPatch the null webhook
+// that answers with a one-line patch.
+const (
+	pathNull      = "/bench-null"
+	pathNullPatch = "/bench-null-patch"
+)
+
+// annotationNullPatched is what the patching null webhook adds.
+const annotationNullPatched = "bench.ha-webhook.io/null-patched"
+
+// Namespaces of the cases that do not use the fill.
+const (
+	nsMutate = "bench-mutate"
+	// nsValidate is in audit mode: the rules run and find what they find, the answer is a warning. nsValidateDeny is
+	// enforced: the same Deployment is denied, and a denial is confirmed by reading the namespace live.
+	nsValidate     = "bench-validate"
+	nsValidateDeny = "bench-validate-deny"
+	nsAPI          = "bench-api"
+)
+
+// validateApp is the Deployment of the validate cases; in a filled namespace one PDB selects it and one HPA targets it.
+func validateApp(perNamespace int) string { return appName(perNamespace / 2) }
+
+// warmConnections are opened to each case's endpoint before it is measured.
+const warmConnections = 128
+
+// size64k is the size of the big pod's JSON.
+const size64k = 64 << 10
+
+// bench is one run: the control plane, ha-webhook serving in this process (with the null webhook beside it), and
+// the targets the load goes to.
+type bench struct {
+	o             options
+	p             progress
+	env           *testenv.Env
+	srv           *server.Server
+	base          string
+	tlsConf       *tls.Config
+	nullHits      atomic.Int64
+	nullPatchHits atomic.Int64
+	targets       map[string]*target
+}
+
+// run performs the whole benchmark. samples holds the open-loop latencies per case, for the plot.
+func run(ctx context.Context, o options, log io.Writer) (*report, map[string]sample, error) {
+	b := &bench{o: o, p: progress{w: log, start: time.Now()}, targets: map[string]*target{}}
+	rep := &report{Machine: machine(), Config: configOf(o)}
+	samples := map[string]sample{}
+
+	var bin string
+	if o.rss {
+		dir, err := os.MkdirTemp("", "ha-webhook-bench-")
+		if err != nil {
+			return nil, nil, err
+		}
+		defer os.RemoveAll(dir)
+		b.p.printf("building ha-webhook (cmd/webhook) for the memory measurement")
+		if bin, err = buildBinary(ctx, dir); err != nil {
+			return nil, nil, err
+		}
+	}
+
+	b.p.printf("starting kube-apiserver and etcd")
+	env, err := testenv.Start()
+	if err != nil {
+		return nil, nil, err
+	}
+	defer env.Stop()
+	b.env = env
+	for _, ns := range []string{nsMutate, nsValidate, nsValidateDeny, nsAPI} {
+		obj := namespaceObject(ns)
+		if ns == nsValidate {
+			obj.Labels[names.LabelMode] = string(names.ModeAudit)
+		}
+		if err := env.Client.Create(ctx, obj); client.IgnoreAlreadyExists(err) != nil {
+			return nil, nil, err
+		}
+	}
+
+	srvCtx, stopServer := context.WithCancel(ctx)
+	defer stopServer()
+	done, err := b.startServer(srvCtx)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer func() { stopServer(); <-done }()
+	b.defineTargets()
+
+	b.p.printf("allocations of the pure functions and handlers")
+	rep.Allocs = measureAllocs(o.perNamespace)
+
+	// Phase A: empty cluster.
+	phaseA := map[string]*measured{}
+	if o.phases["webhook"] {
+		b.p.printf("webhook cases on an empty cluster: null, mutate, mutate_64k, validate, validate_deny")
+		phaseA = b.measure(ctx, "null", "mutate", "mutate_64k", "validate", "validate_deny")
+		if ctx.Err() != nil {
+			return nil, nil, ctx.Err()
+		}
+	}
+
+	if o.phases["api"] {
+		b.p.printf("pod creation through the API server: %d clients, %d round(s) × %d modes", o.apiClients, o.apiRounds, len(apiModes))
+		api, apiSamples, err := b.apiServer(ctx)
+		if err != nil {
+			return nil, nil, fmt.Errorf("API server phase: %w", err)
+		}
+		rep.APIServer = api
+		for k, v := range apiSamples {
+			samples["apiserver_"+k] = v
+		}
+	}
+
+	if o.rss {
+		b.p.printf("resident memory of a separate ha-webhook serve, empty cluster")
+		warm := []*target{b.targets["validate"], b.targets["mutate"]}
+		if rep.RSSBaselineMiB, _, err = b.measureRSS(ctx, bin, warm); err != nil {
+			return nil, nil, err
+		}
+	}
+
+	phaseB := map[string]*measured{}
+	if o.phases["fill"] {
+		b.p.printf("filling %d namespaces with %d PDBs and %d HPAs each", o.namespaces, o.perNamespace, o.perNamespace)
+		if rep.Fill, err = b.fill(ctx); err != nil {
+			return nil, nil, fmt.Errorf("fill: %w", err)
+		}
+		b.p.printf("filled in %.1fs (%.0f objects/s), ha-webhook's cache held them %.1fs later",
+			rep.Fill.Seconds, rep.Fill.ObjectsPerSecond, rep.Fill.CacheLagSeconds)
+
+		// The API server and etcd keep working for a while after thousands of writes; measuring then would charge
+		// their load to validate_10k.
+		settled := b.settle(ctx, 30*time.Second)
+		b.p.printf("control plane idle after %.1fs", settled.Seconds())
+		rep.Fill.SettleSeconds = settled.Seconds()
+
+		// Phase B: 10k PDBs and 10k HPAs in the cache; null again as this phase's reference.
+		b.p.printf("webhook cases with the cache filled: null_10k, validate_10k")
+		phaseB = b.measure(ctx, "null_10k", "validate_10k")
+		if ctx.Err() != nil {
+			return nil, nil, ctx.Err()
+		}
+	}
+
+	if o.rss && o.phases["fill"] {
+		b.p.printf("resident memory of a separate ha-webhook serve, %d PDBs + %d HPAs cached", rep.Fill.PDBs, rep.Fill.HPAs)
+		warm := []*target{b.targets["validate_10k"], b.targets["mutate"]}
+		if rep.RSSMiB, rep.RSSPeakMiB, err = b.measureRSS(ctx, bin, warm); err != nil {
+			return nil, nil, err
+		}
+	}
+
+	if o.cpuProfile != "" {
+		if err := b.profile(ctx); err != nil {
+			return nil, nil, err
+		}
+	}
+
+	for name, m := range mergeMaps(phaseA, phaseB) {
+		rep.setCase(name, m.result(b.rateOf(name), o.conc, len(b.targets[name].body)))
+		samples[name] = m.open
+	}
+	rep.Targets = evaluateTargets(rep)
+	rep.Machine["loadavg_1m_at_end"] = loadAverage()
+	b.p.printf("done")
+	return rep, samples, nil
+}
+
+func mergeMaps[K comparable, V any](ms ...map[K]V) map[K]V {
+	out := map[K]V{}
+	for _, m := range ms {
+		for k, v := range m {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// startServer runs ha-webhook's server (server.New and Run, the code path of `ha-webhook serve`) against the test
+// API server, with the null webhook registered on the same webhook server, and waits until it is ready.
+func (b *bench) startServer(ctx context.Context) (<-chan error, error) {
+	cfg, err := b.env.ServerConfig()
+	if err != nil {
+		return nil, err
+	}
+	srv, err := server.New(b.env.Config, cfg)
+	if err != nil {
+		return nil, err
+	}
+	// The null webhook: controller-runtime's admission.Webhook decodes the AdmissionReview and the handler answers
+	// allowed. Same listener, TLS, HTTP server and instrumentation as ha-webhook's paths.
+	srv.WebhookServer().Register(pathNull, &admission.Webhook{Handler: admission.HandlerFunc(
+		func(context.Context, admission.Request) admission.Response {
+			b.nullHits.Add(1)
+			return admission.Allowed("")
+		})})
+	// The patching null webhook adds an annotation without reading the object (every benchmark pod has annotations).
+	srv.WebhookServer().Register(pathNullPatch, &admission.Webhook{Handler: admission.HandlerFunc(
+		func(context.Context, admission.Request) admission.Response {
+			b.nullPatchHits.Add(1)
+			return admission.Patched("", jsonpatch.JsonPatchOperation{Operation: "add",
+				Path: "/metadata/annotations/" + strings.ReplaceAll(annotationNullPatched, "/", "~1"), Value: "true"})
+		})})
+	b.srv = srv
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	if err := testenv.WaitReady(ctx, "http://"+cfg.HealthAddr+"/readyz", done); err != nil {
+		return nil, err
+	}
+	b.base = "https://" + net.JoinHostPort(cfg.WebhookHost, strconv.Itoa(cfg.WebhookPort))
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b.env.CAData) {
+		return nil, errors.New("the test environment's CA is not PEM")
+	}
+	b.tlsConf = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12, NextProtos: []string{"http/1.1"}}
+	return done, nil
+}
+
+// defineTargets builds every case's request once.
+func (b *bench) defineTargets() {
+	pod := podReview(admittedPod(nsMutate))
+	add := func(name, path string, body []byte, check func(reviewAnswer) error) {
+		t := &target{name: name, url: b.base + path, body: body, check: check}
+		t.client = newClient(b.tlsConf, 1024, &t.dials)
+		b.targets[name] = t
+	}
+	add("null", pathNull, pod, wantAllowed)
+	add("null_10k", pathNull, pod, wantAllowed)
+	add("mutate", names.PathMutatePod, pod, wantPatch)
+	add("mutate_64k", names.PathMutatePod, podReview(bigPod(nsMutate, size64k)), wantPatch)
+	// No PDB exists. In audit mode the Deployment is allowed with a pdb-missing warning; enforced, it is denied.
+	add("validate", names.PathValidateDeployment, deploymentReview(deployment(nsValidate, validateApp(b.o.perNamespace))), wantWarning)
+	add("validate_deny", names.PathValidateDeployment, deploymentReview(deployment(nsValidateDeny, validateApp(b.o.perNamespace))), wantDenied(403))
+	// The namespace holds perNamespace PDBs and HPAs; exactly one of each selects or targets the Deployment.
+	add("validate_10k", names.PathValidateDeployment,
+		deploymentReview(deployment(filledNamespace(b.o.namespaces/2), validateApp(b.o.perNamespace))), wantAllowed)
+}
+
+// measured is one case's open-loop and closed-loop samples, and the CPU time this process (server and load
+// generator) spent during the closed loop.
+type measured struct {
+	open, closed sample
+	cpu          time.Duration
+}
+
+// rateOf is the open-loop rate of a case. The 64 KB pod and the confirmed denial are offered a tenth of the rate:
+// their maximum throughput on two cores is a few hundred per second, and an overloaded open loop only measures its
+// own queue.
+func (b *bench) rateOf(c string) int {
+	if c == "mutate_64k" || c == "validate_deny" {
+		return max(b.o.rate/10, 1)
+	}
+	return b.o.rate
+}
+
+// measure runs the named cases: a warm-up each, then open-loop rounds at the fixed rate alternating between the
+// cases, then closed-loop rounds alike.
+func (b *bench) measure(ctx context.Context, cases ...string) map[string]*measured {
+	out := map[string]*measured{}
+	for _, c := range cases {
+		out[c] = &measured{}
+		// Open the connections a burst may need up front (a new TLS connection in the middle of a measurement costs
+		// more than the request), then run at the case's rate.
+		closedLoop(ctx, b.targets[c], warmConnections, b.o.warmup/2)
+		openLoop(ctx, b.targets[c], b.rateOf(c), b.o.warmup)
+	}
+	for r := range b.o.rounds {
+		for i := range cases {
+			c := cases[(i+r)%len(cases)]
+			dials := b.targets[c].dials.Load()
+			s := openLoop(ctx, b.targets[c], b.rateOf(c), b.o.openDur/time.Duration(b.o.rounds))
+			if os.Getenv("BENCH_DEBUG") != "" {
+				p := s.percentiles()
+				b.p.printf("    debug %s: %d req in %s, p50 %s p99 %s max %s, %d new connections", c, s.requests,
+					s.elapsed.Round(time.Millisecond), p.p50, p.p99, p.max, b.targets[c].dials.Load()-dials)
+			}
+			out[c].open.mergeRound(s)
+		}
+	}
+	for r := range b.o.rounds {
+		for i := range cases {
+			c := cases[(i+r)%len(cases)]
+			cpu0 := processCPU()
+			s := closedLoop(ctx, b.targets[c], b.o.conc, b.o.closedDur/time.Duration(b.o.rounds))
+			out[c].cpu += processCPU() - cpu0
+			out[c].closed.merge(s)
+		}
+	}
+	for _, c := range cases {
+		m := out[c]
+		b.p.printf("  %-13s open: %6d req, p99 %7.0fµs, %d errors; closed: %6.0f req/s, %4.0fµs CPU/req, %d errors",
+			c, m.open.requests, us(m.open.percentiles().p99), m.open.errors,
+			float64(m.closed.requests-m.closed.errors)/m.closed.elapsed.Seconds(), us(m.cpu)/float64(max(m.closed.requests, 1)), m.closed.errors)
+		if m.open.firstErr != "" || m.closed.firstErr != "" {
+			b.p.printf("  %-13s first error: %s%s", c, m.open.firstErr, m.closed.firstErr)
+		}
+	}
+	return out
+}
+
+// profile writes a CPU profile of one extra closed-loop run of the selected case, outside the measurements.
+func (b *bench) profile(ctx context.Context) error {
+	t, ok := b.targets[b.o.profileCase]
+	if !ok {
+		return fmt.Errorf("-profile-case %q: no such case", b.o.profileCase)
+	}
+	f, err := os.Create(b.o.cpuProfile)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	b.p.printf("CPU profile of %s, closed loop for %s, into %s", t.name, b.o.closedDur, b.o.cpuProfile)
+	if err := pprof.StartCPUProfile(f); err != nil {
+		return err
+	}
+	cpu0 := processCPU()
+	s := closedLoop(ctx, t, b.o.conc, b.o.closedDur)
+	pprof.StopCPUProfile()
+	b.p.printf("  %d requests, %.0f req/s, %.0fµs CPU/req", s.requests, float64(s.requests)/s.elapsed.Seconds(),
+		us(processCPU()-cpu0)/float64(max(s.requests, 1)))
+	return nil
+}
+
+func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
+
+// settle waits until kube-apiserver and etcd together use less than a tenth of a core over a second, or max passes,
+// and returns how long it waited.
+func (b *bench) settle(ctx context.Context, maxWait time.Duration) time.Duration {
+	start := time.Now()
+	for time.Since(start) < maxWait && ctx.Err() == nil {
+		before := childCPU()
+		time.Sleep(time.Second)
+		var used time.Duration
+		for name, t := range childCPU() {
+			used += t - before[name]
+		}
+		if used < 100*time.Millisecond {
+			break
+		}
+	}
+	return time.Since(start)
+}
