@@ -3,7 +3,9 @@ package validate
 import (
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
+	"unicode"
 
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -28,6 +30,11 @@ var shellSafe = regexp.MustCompile(`^[A-Za-z0-9=,._/-]+$`)
 func shellQuote(s string) string {
 	if shellSafe.MatchString(s) {
 		return s
+	}
+	// Labels the API server accepts never hold control characters; a manifest read by `check` may. Quoting keeps
+	// the message on one line (and the command visibly wrong) rather than breaking it across lines.
+	if strings.ContainsFunc(s, unicode.IsControl) {
+		return strconv.Quote(s)
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
