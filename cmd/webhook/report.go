@@ -2,17 +2,14 @@ package main
 
 import (
 	"context"
-	"errors"
+	"flag"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
-	"github.com/spf13/pflag"
 	"k8s.io/client-go/discovery"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/client/config"
 
 	"github.com/ha-webhook/ha-webhook/internal/report"
 	"github.com/ha-webhook/ha-webhook/internal/server"
@@ -39,7 +36,7 @@ Flags:
 `
 
 // connectFunc returns a reader of the cluster and whether it supports the native preStop sleep.
-type connectFunc func(kubeconfig, kubeContext string) (client.Reader, bool, error)
+type connectFunc func(kubeContext string) (client.Reader, bool, error)
 
 func reportCommand(args []string, stdout, stderr io.Writer) int {
 	return runReport(context.Background(), args, stdout, stderr, connect)
@@ -48,68 +45,52 @@ func reportCommand(args []string, stdout, stderr io.Writer) int {
 func runReport(ctx context.Context, args []string, stdout, stderr io.Writer, connect connectFunc) int {
 	opts := report.DefaultOptions()
 	var (
-		kubeconfig, kubeContext string
-		output                  = report.OutputText
-		timeout                 = time.Minute
+		kubeContext, output string
+		timeout             = time.Minute
 	)
-	fs := pflag.NewFlagSet("report", pflag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, reportUsage)
-		fs.PrintDefaults()
-	}
-	fs.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, in-cluster, ~/.kube/config)")
+	cmd := newCommand("report", reportUsage, stderr)
+	fs := cmd.flags
+	goFlags := flag.NewFlagSet("report", flag.ContinueOnError)
+	ctrlconfig.RegisterFlags(goFlags) // --kubeconfig, read by ctrlconfig.GetConfigWithContext
+	fs.AddGoFlagSet(goFlags)
 	fs.StringVar(&kubeContext, "context", "", "kubeconfig context to use")
 	fs.BoolVarP(&opts.Scope.AllNamespaces, "all-namespaces", "A", false, "report every namespace, opted in or not")
 	fs.StringArrayVarP(&opts.Scope.Namespaces, "namespace", "n", nil, "report this namespace, opted in or not; repeatable")
-	fs.StringVarP(&output, "output", "o", output, "output format: text or json")
+	cmd.addOutputFlag(&output)
 	fs.DurationVar(&timeout, "timeout", timeout, "give up reading the cluster after this long")
-	fs.Var(newModeValue(&opts.Mode), "mode", "the webhook's global --mode; a namespace's ha-webhook.io/mode label overrides it")
-	addMutateFlags(fs, &opts.Mutate)
-	addRuleFlags(fs, &opts.Rules)
-
-	usageError := func(format string, a ...any) int {
-		fmt.Fprintf(stderr, "ha-webhook report: "+format+"\nRun \"ha-webhook report --help\" for usage.\n", a...)
-		return 2
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return 0
-		}
-		return usageError("%v", err)
+	opts.AddFlags(fs)
+	if code, ok := cmd.parse(args); !ok {
+		return code
 	}
 	if fs.NArg() > 0 {
-		return usageError("unexpected argument %q", fs.Arg(0))
+		return cmd.usageError("unexpected argument %q", fs.Arg(0))
 	}
 	if opts.Scope.AllNamespaces && len(opts.Scope.Namespaces) > 0 {
-		return usageError("--all-namespaces and --namespace exclude each other")
+		return cmd.usageError("--all-namespaces and --namespace exclude each other")
 	}
-	if output != report.OutputText && output != report.OutputJSON {
-		return usageError("--output must be %s or %s, got %q", report.OutputText, report.OutputJSON, output)
+	if code, ok := cmd.checkOutput(output); !ok {
+		return code
 	}
 	if timeout <= 0 {
-		return usageError("--timeout must be > 0")
+		return cmd.usageError("--timeout must be > 0")
 	}
-	if err := errors.Join(opts.Mutate.Validate(), opts.Rules.Validate()); err != nil {
-		return usageError("invalid flags:\n%v", err)
+	if err := opts.Options.Validate(); err != nil {
+		return cmd.usageError("invalid flags:\n%v", err)
 	}
 
-	reader, nativeSleep, err := connect(kubeconfig, kubeContext)
+	reader, nativeSleep, err := connect(kubeContext)
 	if err != nil {
-		fmt.Fprintf(stderr, "ha-webhook report: %v\n", err)
-		return 2
+		return cmd.fail("%v", err)
 	}
 	opts.Mutate.NativeSleepSupported = nativeSleep
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	r, err := report.Run(ctx, reader, opts)
 	if err != nil {
-		fmt.Fprintf(stderr, "ha-webhook report: reading the cluster: %v\n", err)
-		return 2
+		return cmd.fail("reading the cluster: %v", err)
 	}
 	if err := report.Write(stdout, r, output); err != nil {
-		fmt.Fprintf(stderr, "ha-webhook report: writing the report: %v\n", err)
-		return 2
+		return cmd.fail("writing the report: %v", err)
 	}
 	if r.Problems() {
 		return 1
@@ -117,11 +98,11 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer, con
 	return 0
 }
 
-// connect builds a client from --kubeconfig, $KUBECONFIG, the in-cluster service account or ~/.kube/config (in
-// that order, as `serve` does), and asks the server's version whether it supports the native preStop sleep, as
-// --prestop-mode=auto does at start-up.
-func connect(kubeconfig, kubeContext string) (client.Reader, bool, error) {
-	cfg, err := restConfig(kubeconfig, kubeContext)
+// connect builds a client with controller-runtime's config loading — --kubeconfig, $KUBECONFIG, the in-cluster
+// service account, ~/.kube/config, as `serve` does — and asks the server's version whether it supports the native
+// preStop sleep, as --prestop-mode=auto does at start-up.
+func connect(kubeContext string) (client.Reader, bool, error) {
+	cfg, err := ctrlconfig.GetConfigWithContext(kubeContext)
 	if err != nil {
 		return nil, false, fmt.Errorf("no Kubernetes API server configuration (--kubeconfig, KUBECONFIG, in-cluster or ~/.kube/config): %w", err)
 	}
@@ -139,16 +120,4 @@ func connect(kubeconfig, kubeContext string) (client.Reader, bool, error) {
 		return nil, false, fmt.Errorf("reading the version of %s: %w", cfg.Host, err)
 	}
 	return c, detector.Supported(), nil
-}
-
-func restConfig(kubeconfig, kubeContext string) (*rest.Config, error) {
-	if kubeconfig == "" && kubeContext == "" && os.Getenv(clientcmd.RecommendedConfigPathEnvVar) == "" {
-		if cfg, err := rest.InClusterConfig(); err == nil {
-			return cfg, nil
-		}
-	}
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	rules.ExplicitPath = kubeconfig
-	return clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules,
-		&clientcmd.ConfigOverrides{CurrentContext: kubeContext}).ClientConfig()
 }

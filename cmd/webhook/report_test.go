@@ -56,11 +56,11 @@ func fakeCluster(t *testing.T) connectFunc {
 		},
 	}
 	c := fake.NewClientBuilder().WithScheme(server.NewScheme()).WithObjects(objs...).Build()
-	return func(kubeconfig, kubeContext string) (client.Reader, bool, error) { return c, true, nil }
+	return func(string) (client.Reader, bool, error) { return c, true, nil }
 }
 
 func TestReportCommand(t *testing.T) {
-	noCluster := func(string, string) (client.Reader, bool, error) {
+	noCluster := func(string) (client.Reader, bool, error) {
 		return nil, false, errors.New("no Kubernetes API server configuration")
 	}
 	tests := map[string]struct {

@@ -23,43 +23,34 @@ import (
 
 	"github.com/ha-webhook/ha-webhook/internal/manifest"
 	"github.com/ha-webhook/ha-webhook/internal/mutate"
-	"github.com/ha-webhook/ha-webhook/internal/names"
+	"github.com/ha-webhook/ha-webhook/internal/policy"
 	"github.com/ha-webhook/ha-webhook/internal/validate"
 )
 
 // Options configure a check run.
 type Options struct {
-	// Mode is the global mode; a Namespace object in the input may override it with its ha-webhook.io/mode label.
-	Mode names.Mode
+	// Options are the server's mode, mutation and rules; a Namespace object in the input may override the mode
+	// with its ha-webhook.io/mode label.
+	policy.Options
 	// Namespace is used for objects that name none, as `kubectl apply -n` would.
 	Namespace string
-	Mutate    mutate.Options
-	Rules     validate.Options
 }
 
 // DefaultOptions are the defaults of `ha-webhook check`: the server's defaults, enforce mode, namespace "default",
 // and native preStop sleep assumed available for --prestop-mode=auto.
 func DefaultOptions() Options {
-	m := mutate.DefaultOptions()
-	m.NativeSleepSupported = true
-	return Options{
-		Mode:      names.ModeEnforce,
-		Namespace: metav1.NamespaceDefault,
-		Mutate:    m,
-		Rules:     validate.DefaultOptions(),
-	}
+	o := Options{Options: policy.DefaultOptions(), Namespace: metav1.NamespaceDefault}
+	o.Mutate.NativeSleepSupported = true
+	return o
 }
 
 // Validate rejects contradictory options.
 func (o Options) Validate() error {
 	var errs []error
-	if _, err := names.ParseMode(string(o.Mode)); err != nil {
-		errs = append(errs, fmt.Errorf("--mode: %w", err))
-	}
 	if msgs := validation.IsDNS1123Label(o.Namespace); len(msgs) > 0 {
 		errs = append(errs, fmt.Errorf("--namespace %q: %s", o.Namespace, strings.Join(msgs, "; ")))
 	}
-	return errors.Join(append(errs, o.Mutate.Validate(), o.Rules.Validate())...)
+	return errors.Join(append(errs, o.Options.Validate())...)
 }
 
 // Report is the outcome of a run, one result per checked object in input order.
@@ -83,40 +74,17 @@ type Result struct {
 	Namespace  string      `json:"namespace"`
 	Name       string      `json:"name"`
 	Allowed    bool        `json:"allowed"`
-	Violations []Violation `json:"violations"`
+	Violations []validate.Violation `json:"violations"`
 	Warnings   []string    `json:"warnings"`
 	// Mutations are what the mutating webhook injects into each pod (in audit mode: would inject).
 	Mutations []mutate.Injection `json:"mutations"`
 
 	Source manifest.Source `json:"-"`
-	Mode   names.Mode      `json:"-"`
+	Mode   policy.Mode     `json:"-"`
 	// Validated is true for the kinds the validating webhook checks (Deployments).
 	Validated bool `json:"-"`
 	// NotMutated says why the pods are left alone entirely ("" when they are mutated or need nothing).
 	NotMutated string `json:"-"`
-}
-
-// Violation is one failed rule.
-type Violation struct {
-	Rule  string `json:"rule"`
-	Field string `json:"field"`
-	// Message is the kubectl-style line of the denial: field path, rule, why it matters, and the fix.
-	Message string `json:"message"`
-	// Problem is Message without the fix, and Fix the ready-to-run fix, for the text output.
-	Problem string `json:"-"`
-	Fix     string `json:"-"`
-}
-
-func newViolation(v validate.Violation) Violation {
-	noFix := v
-	noFix.Fix = ""
-	return Violation{
-		Rule:    v.Rule,
-		Field:   v.Field.String(),
-		Message: v.FieldError().Error(),
-		Problem: noFix.FieldError().Error(),
-		Fix:     v.Fix,
-	}
 }
 
 // Run checks objs. PDBs and HPAs are matched per namespace across the whole input, whatever their position.
@@ -156,7 +124,7 @@ type environment struct {
 	opts  Options
 	pdbs  map[string][]positioned[*policyv1.PodDisruptionBudget]
 	hpas  map[string][]positioned[*autoscalingv2.HorizontalPodAutoscaler]
-	modes map[string]names.Mode
+	modes map[string]policy.Mode
 }
 
 type positioned[T any] struct {
@@ -169,7 +137,7 @@ func newEnvironment(objs []manifest.Object, opts Options) *environment {
 		opts:  opts,
 		pdbs:  map[string][]positioned[*policyv1.PodDisruptionBudget]{},
 		hpas:  map[string][]positioned[*autoscalingv2.HorizontalPodAutoscaler]{},
-		modes: map[string]names.Mode{},
+		modes: map[string]policy.Mode{},
 	}
 	for i, o := range objs {
 		switch obj := o.Object.(type) {
@@ -183,7 +151,7 @@ func newEnvironment(objs []manifest.Object, opts Options) *environment {
 			ns := env.namespace(obj.ObjectMeta)
 			env.hpas[ns] = append(env.hpas[ns], positioned[*autoscalingv2.HorizontalPodAutoscaler]{i, hpaV2(obj)})
 		case *corev1.Namespace:
-			env.modes[obj.Name] = names.ModeFor(opts.Mode, obj.Labels)
+			env.modes[obj.Name] = policy.ModeFor(opts.Mode, obj.Labels)
 		}
 	}
 	return env
@@ -212,7 +180,7 @@ func (env *environment) namespace(m metav1.ObjectMeta) string {
 	return env.opts.Namespace
 }
 
-func (env *environment) mode(namespace string) names.Mode {
+func (env *environment) mode(namespace string) policy.Mode {
 	if m, ok := env.modes[namespace]; ok {
 		return m
 	}
@@ -241,7 +209,7 @@ func (env *environment) newResult(m metav1.ObjectMeta) *Result {
 		Namespace:  ns,
 		Name:       m.Name,
 		Allowed:    true,
-		Violations: []Violation{},
+		Violations: []validate.Violation{},
 		Warnings:   []string{},
 		Mutations:  []mutate.Injection{},
 		Mode:       env.mode(ns),
@@ -255,11 +223,9 @@ func (env *environment) deployment(index int, d *appsv1.Deployment) *Result {
 	d.Namespace = res.Namespace // the server sets the request's namespace too; messages and fixes name it
 
 	verdict := validate.Deployment(d, env.cluster(res.Namespace, -1), env.opts.Rules)
-	for _, v := range verdict.Violations {
-		res.Violations = append(res.Violations, newViolation(v))
-	}
-	res.Allowed = !verdict.Denied() || res.Mode == names.ModeAudit
-	warnings := validate.Warnings(verdict, res.Mode)
+	res.Violations = append(res.Violations, verdict.Violations...)
+	res.Allowed = !verdict.Denied() || res.Mode == policy.ModeAudit
+	warnings := validate.Warnings(verdict, res.Mode == policy.ModeAudit)
 	if w := env.orderWarning(index, d, verdict, res.Mode); w != "" {
 		warnings = append(warnings, w)
 	}
@@ -270,8 +236,8 @@ func (env *environment) deployment(index int, d *appsv1.Deployment) *Result {
 // orderWarning warns when the Deployment passes only thanks to PDBs or HPAs that come after it in the input:
 // `kubectl apply -f` creates objects in input order, so the webhook would deny it (Helm and Argo CD create PDBs
 // first).
-func (env *environment) orderWarning(index int, d *appsv1.Deployment, verdict validate.Verdict, mode names.Mode) string {
-	if verdict.Denied() || mode != names.ModeEnforce {
+func (env *environment) orderWarning(index int, d *appsv1.Deployment, verdict validate.Verdict, mode policy.Mode) string {
+	if verdict.Denied() || mode != policy.ModeEnforce {
 		return ""
 	}
 	early := validate.Deployment(d, env.cluster(d.Namespace, index), env.opts.Rules)

@@ -12,7 +12,7 @@ import (
 
 	"github.com/ha-webhook/ha-webhook/internal/manifest"
 	"github.com/ha-webhook/ha-webhook/internal/mutate"
-	"github.com/ha-webhook/ha-webhook/internal/names"
+	"github.com/ha-webhook/ha-webhook/internal/policy"
 )
 
 func decode(t *testing.T, docs ...string) []manifest.Object {
@@ -182,7 +182,7 @@ func TestRun(t *testing.T) {
 		},
 		"audit mode allows and warns": {
 			docs: []string{deployment("web", "shop", "\n  replicas: 1")},
-			opts: func(o *Options) { o.Mode = names.ModeAudit },
+			opts: func(o *Options) { o.Mode = policy.ModeAudit },
 			want: []outcome{{
 				Object: "Deployment shop/web", Allowed: true, Rules: []string{"min-replicas", "pdb-missing"},
 				Warnings:  []string{"ha-webhook audit: min-replicas", "ha-webhook audit: pdb-missing"},
@@ -228,7 +228,7 @@ func TestRun(t *testing.T) {
 		},
 		"no apply-order warning in audit mode": {
 			docs: []string{deployment("web", "shop", "\n  replicas: 3"), pdb("web", "shop", "maxUnavailable: 1")},
-			opts: func(o *Options) { o.Mode = names.ModeAudit },
+			opts: func(o *Options) { o.Mode = policy.ModeAudit },
 			want: []outcome{{Object: "Deployment shop/web", Allowed: true, Mutations: fullMutation}},
 		},
 		"exempt Deployment": {
@@ -423,12 +423,12 @@ func TestWriteJSONShape(t *testing.T) {
         {
           "rule": "min-replicas",
           "field": "spec.replicas",
-          "message": "` + report.Results[0].Violations[0].Message + `"
+          "message": "` + report.Results[0].Violations[0].FieldError().Error() + `"
         },
         {
           "rule": "pdb-missing",
           "field": "spec.template.metadata.labels",
-          "message": "` + report.Results[0].Violations[1].Message + `"
+          "message": "` + report.Results[0].Violations[1].FieldError().Error() + `"
         }
       ],
       "warnings": [
@@ -479,8 +479,8 @@ func TestWriteJSONShape(t *testing.T) {
 		t.Errorf("JSON (-want +got):\n%s", diff)
 	}
 	for _, s := range []string{"pdb-missing: ", "; fix: kubectl create pdb web -n default --selector=app=web --max-unavailable=1"} {
-		if !strings.Contains(report.Results[0].Violations[1].Message, s) {
-			t.Errorf("message %q lacks %q", report.Results[0].Violations[1].Message, s)
+		if !strings.Contains(report.Results[0].Violations[1].FieldError().Error(), s) {
+			t.Errorf("message %q lacks %q", report.Results[0].Violations[1].FieldError().Error(), s)
 		}
 	}
 
@@ -519,11 +519,11 @@ func FuzzRun(f *testing.F) {
 	f.Add([]byte("apiVersion: v1\nkind: Pod\nmetadata: {name: p, annotations: {ha-webhook.io/prestop-sleep-seconds: '99999999999999999999', ha-webhook.io/readiness-port: '0'}}\nspec: {terminationGracePeriodSeconds: -5, containers: [{name: c, ports: [{containerPort: 0}, {name: x, protocol: SCTP}]}]}"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		objs, _ := manifest.Decode("fuzz.yaml", data)
-		for _, mode := range []names.Mode{names.ModeEnforce, names.ModeAudit} {
+		for _, mode := range []policy.Mode{policy.ModeEnforce, policy.ModeAudit} {
 			opts := DefaultOptions()
 			opts.Mode = mode
 			report := Run(objs, opts)
-			if mode == names.ModeAudit && report.Denied() {
+			if mode == policy.ModeAudit && report.Denied() {
 				t.Fatal("audit mode denied an object")
 			}
 			if err := WriteJSON(io.Discard, report); err != nil {

@@ -7,40 +7,25 @@ import (
 	"io"
 	"strings"
 
-	"github.com/ha-webhook/ha-webhook/internal/names"
+	"github.com/ha-webhook/ha-webhook/internal/policy"
+	"github.com/ha-webhook/ha-webhook/internal/printer"
 )
 
-// Output formats.
-const (
-	OutputText = "text"
-	OutputJSON = "json"
-)
-
-// Write prints the report in format (OutputText or OutputJSON).
+// Write prints the report in format (printer.Text or printer.JSON).
 func Write(w io.Writer, r Report, format string) error {
-	switch format {
-	case OutputText:
-		return WriteText(w, r)
-	case OutputJSON:
-		return WriteJSON(w, r)
-	}
-	return fmt.Errorf("unknown output format %q: use %s or %s", format, OutputText, OutputJSON)
-}
-
-// WriteJSON prints the report as one JSON object: {"results":[…]}, in input order.
-func WriteJSON(w io.Writer, r Report) error {
 	if r.Results == nil {
 		r.Results = []Result{}
 	}
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false) // keep the fixes' shell quoting readable
-	enc.SetIndent("", "  ")
-	return enc.Encode(r)
+	return printer.Write(w, format, r, r.writeText)
 }
 
+// WriteJSON prints the report as one JSON object: {"results":[…]}, in input order.
+func WriteJSON(w io.Writer, r Report) error { return Write(w, r, printer.JSON) }
+
 // WriteText prints one block per object, then a summary line.
-func WriteText(w io.Writer, r Report) error {
-	var b strings.Builder
+func WriteText(w io.Writer, r Report) error { return Write(w, r, printer.Text) }
+
+func (r Report) writeText(b *strings.Builder) error {
 	denied, warned := 0, 0
 	for _, res := range r.Results {
 		if !res.Allowed {
@@ -49,19 +34,12 @@ func WriteText(w io.Writer, r Report) error {
 		if len(res.Warnings) > 0 {
 			warned++
 		}
-		fmt.Fprintf(&b, "%s %s/%s: %s\n", res.Kind, res.Namespace, res.Name, status(res))
-		fmt.Fprintf(&b, "  source: %s\n", res.Source)
-		for _, v := range res.Violations {
-			fmt.Fprintf(&b, "  violation: %s\n", v.Problem)
-			if v.Fix != "" {
-				fmt.Fprintf(&b, "    fix: %s\n", v.Fix)
-			}
-		}
-		for _, warning := range res.Warnings {
-			fmt.Fprintf(&b, "  warning: %s\n", warning)
-		}
+		fmt.Fprintf(b, "%s %s/%s: %s\n", res.Kind, res.Namespace, res.Name, status(res))
+		fmt.Fprintf(b, "  source: %s\n", res.Source)
+		printer.Violations(b, "  ", res.Violations)
+		printer.Warnings(b, "  ", res.Warnings)
 		if res.NotMutated != "" {
-			fmt.Fprintf(&b, "  pods left alone: %s\n", res.NotMutated)
+			fmt.Fprintf(b, "  pods left alone: %s\n", res.NotMutated)
 		}
 		for _, m := range res.Mutations {
 			value, err := compactJSON(m.Value)
@@ -69,9 +47,9 @@ func WriteText(w io.Writer, r Report) error {
 				return err
 			}
 			if m.Container != "" {
-				fmt.Fprintf(&b, "  inject: container %q %s: %s\n", m.Container, m.Field, value)
+				fmt.Fprintf(b, "  inject: container %q %s: %s\n", m.Container, m.Field, value)
 			} else {
-				fmt.Fprintf(&b, "  inject: pod %s: %s\n", m.Field, value)
+				fmt.Fprintf(b, "  inject: pod %s: %s\n", m.Field, value)
 			}
 		}
 		b.WriteString("\n")
@@ -79,17 +57,16 @@ func WriteText(w io.Writer, r Report) error {
 	if len(r.Results) == 0 {
 		b.WriteString("No Deployments, StatefulSets, DaemonSets, ReplicaSets, Jobs, CronJobs or Pods found.\n")
 	} else {
-		fmt.Fprintf(&b, "%d checked: %d denied, %d with warnings.\n", len(r.Results), denied, warned)
+		fmt.Fprintf(b, "%d checked: %d denied, %d with warnings.\n", len(r.Results), denied, warned)
 	}
-	_, err := io.WriteString(w, b.String())
-	return err
+	return nil
 }
 
 func status(res Result) string {
 	switch {
 	case !res.Allowed:
 		return "DENIED"
-	case res.Validated && len(res.Violations) > 0 && res.Mode == names.ModeAudit:
+	case res.Validated && len(res.Violations) > 0 && res.Mode == policy.ModeAudit:
 		return "allowed in audit mode (enforce mode denies it)"
 	case res.Validated:
 		return "allowed"

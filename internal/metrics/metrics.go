@@ -6,7 +6,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/ha-webhook/ha-webhook/internal/names"
+	"github.com/ha-webhook/ha-webhook/internal/policy"
 )
 
 // Metrics are created once per server and registered on the registry it serves.
@@ -58,11 +58,11 @@ func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error)
 	return c, err
 }
 
-func (m *Metrics) Mutated(field string, mode names.Mode) {
+func (m *Metrics) Mutated(field string, mode policy.Mode) {
 	m.mutations.WithLabelValues(field, string(mode)).Inc()
 }
 
-func (m *Metrics) Violation(rule string, mode names.Mode) {
+func (m *Metrics) Violation(rule string, mode policy.Mode) {
 	m.violations.WithLabelValues(rule, string(mode)).Inc()
 }
 

@@ -68,21 +68,22 @@ func DefaultOptions() Options {
 	}
 }
 
-// Validate rejects contradictory options. In particular the API server refuses a preStop sleep that is not strictly
+// Validate rejects contradictory options, naming them by their field names (a caller that binds them to flags says
+// which flags: policy.Options.Validate). In particular the API server refuses a preStop sleep that is not strictly
 // less than the grace period, so the largest allowed sleep must stay below the grace cap.
 func (o Options) Validate() error {
 	var errs []error
 	if o.PreStopSleepSeconds < 0 {
-		errs = append(errs, fmt.Errorf("--prestop-sleep must be >= 0, got %d", o.PreStopSleepSeconds))
+		errs = append(errs, fmt.Errorf("PreStopSleepSeconds must be >= 0, got %d", o.PreStopSleepSeconds))
 	}
 	if o.MaxPreStopSleepSeconds < 0 {
-		errs = append(errs, fmt.Errorf("--max-prestop-sleep must be >= 0, got %d", o.MaxPreStopSleepSeconds))
+		errs = append(errs, fmt.Errorf("MaxPreStopSleepSeconds must be >= 0, got %d", o.MaxPreStopSleepSeconds))
 	}
 	if o.PreStopSleepSeconds > o.MaxPreStopSleepSeconds {
-		errs = append(errs, fmt.Errorf("--prestop-sleep (%d) must not exceed --max-prestop-sleep (%d)", o.PreStopSleepSeconds, o.MaxPreStopSleepSeconds))
+		errs = append(errs, fmt.Errorf("PreStopSleepSeconds (%d) must not exceed MaxPreStopSleepSeconds (%d)", o.PreStopSleepSeconds, o.MaxPreStopSleepSeconds))
 	}
 	if o.MaxTerminationGracePeriodSeconds <= o.MaxPreStopSleepSeconds {
-		errs = append(errs, fmt.Errorf("--max-termination-grace-period (%d) must be greater than --max-prestop-sleep (%d): the API server rejects a preStop sleep that is not less than the grace period", o.MaxTerminationGracePeriodSeconds, o.MaxPreStopSleepSeconds))
+		errs = append(errs, fmt.Errorf("MaxTerminationGracePeriodSeconds (%d) must be greater than MaxPreStopSleepSeconds (%d): the API server rejects a preStop sleep that is not less than the grace period", o.MaxTerminationGracePeriodSeconds, o.MaxPreStopSleepSeconds))
 	}
 	if _, err := ParsePreStopMode(string(o.PreStopMode)); err != nil {
 		errs = append(errs, err)

@@ -34,10 +34,10 @@ func readOverrides(annotations map[string]string, opts Options) overrides {
 		case errors.Is(err, strconv.ErrRange) && n > 0, err == nil && n > opts.MaxPreStopSleepSeconds:
 			// A number too large for int64 is as much "more than the maximum" as any other: clamp it the same way.
 			ov.sleepSeconds = opts.MaxPreStopSleepSeconds
-			ov.warnings = append(ov.warnings, warnf("%s: using the maximum %d instead of %s",
+			ov.warnings = append(ov.warnings, text.Warnf("%s: using the maximum %d instead of %s",
 				names.AnnotationPreStopSleepSeconds, opts.MaxPreStopSleepSeconds, text.Quote(raw)))
 		case err != nil || n < 0:
-			ov.warnings = append(ov.warnings, warnf("%s: using %d, not a whole number of seconds >= 0: %s",
+			ov.warnings = append(ov.warnings, text.Warnf("%s: using %d, not a whole number of seconds >= 0: %s",
 				names.AnnotationPreStopSleepSeconds, opts.PreStopSleepSeconds, text.Quote(raw)))
 		default:
 			ov.sleepSeconds = n
@@ -45,7 +45,7 @@ func readOverrides(annotations map[string]string, opts Options) overrides {
 	}
 	if raw, ok := annotations[names.AnnotationReadinessPath]; ok {
 		if err := checkReadinessPath(raw); err != nil {
-			ov.warnings = append(ov.warnings, warnf("%s: ignored (%v), probing tcpSocket: %s",
+			ov.warnings = append(ov.warnings, text.Warnf("%s: ignored (%v), probing tcpSocket: %s",
 				names.AnnotationReadinessPath, err, text.Quote(raw)))
 		} else {
 			ov.readinessPath = raw
@@ -53,21 +53,12 @@ func readOverrides(annotations map[string]string, opts Options) overrides {
 	}
 	if raw, ok := annotations[names.AnnotationReadinessPort]; ok {
 		if port, err := parsePort(raw); err != nil {
-			ov.warnings = append(ov.warnings, warnf("%s: ignored (%v): %s", names.AnnotationReadinessPort, err, text.Quote(raw)))
+			ov.warnings = append(ov.warnings, text.Warnf("%s: ignored (%v): %s", names.AnnotationReadinessPort, err, text.Quote(raw)))
 		} else {
 			ov.readinessPort = &port
 		}
 	}
 	return ov
-}
-
-// maxWarningLength keeps each warning short enough for kubectl to print it whole. Messages put the user's value
-// last, so that the cut, if any, falls in it.
-const maxWarningLength = 120
-
-// warnf formats a warning bounded to maxWarningLength characters.
-func warnf(format string, args ...any) string {
-	return text.Truncate(fmt.Sprintf(format, args...), maxWarningLength)
 }
 
 // checkReadinessPath accepts an absolute HTTP path without whitespace or control characters: it becomes an httpGet

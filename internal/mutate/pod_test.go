@@ -12,6 +12,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/ha-webhook/ha-webhook/internal/names"
+	"github.com/ha-webhook/ha-webhook/internal/text"
 )
 
 // set applies fn to a fresh pod and returns it: a compact way to write expected pods.
@@ -735,8 +736,8 @@ func checkWarnings(t *testing.T, got, want []string) {
 		}
 	}
 	for _, w := range got {
-		if n := utf8.RuneCountInString(w); n > maxWarningLength {
-			t.Errorf("warning is %d characters long, more than %d: %q", n, maxWarningLength, w)
+		if n := utf8.RuneCountInString(w); n > text.MaxWarningLength {
+			t.Errorf("warning is %d characters long, more than %d: %q", n, text.MaxWarningLength, w)
 		}
 	}
 }

@@ -18,11 +18,11 @@ func preStopAction(opts Options) (PreStopMode, string) {
 	if opts.NativeSleepSupported {
 		return PreStopSleep, ""
 	}
-	return PreStopAuto, unsupportedSleepWarning
+	return PreStopAuto, UnsupportedSleepWarning
 }
 
-// unsupportedSleepWarning is the one warning of a pod that auto mode leaves without a preStop sleep.
-const unsupportedSleepWarning = "preStop sleep not injected: API server lacks lifecycle.preStop.sleep (< 1.30); " +
+// UnsupportedSleepWarning is the one warning of a pod that auto mode leaves without a preStop sleep.
+const UnsupportedSleepWarning = "preStop sleep not injected: API server lacks lifecycle.preStop.sleep (< 1.30); " +
 	"upgrade it or use --prestop-mode=exec"
 
 func preStopHandler(action PreStopMode, seconds int64) *corev1.LifecycleHandler {

@@ -18,7 +18,7 @@ func readinessProbe(c *corev1.Container, first corev1.ContainerPort, ov override
 		if declaresPort(c, *ov.readinessPort) {
 			port = *ov.readinessPort
 		} else {
-			warning = warnf("%s: %s not declared, probing port %s in container %s",
+			warning = text.Warnf("%s: %s not declared, probing port %s in container %s",
 				names.AnnotationReadinessPort, ov.readinessPort.String(), port.String(), text.Quote(c.Name))
 		}
 	}

@@ -1,7 +1,6 @@
 package report
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -10,38 +9,23 @@ import (
 
 	"github.com/ha-webhook/ha-webhook/internal/mutate"
 	"github.com/ha-webhook/ha-webhook/internal/names"
+	"github.com/ha-webhook/ha-webhook/internal/printer"
 )
 
-// Output formats.
-const (
-	OutputText = "text"
-	OutputJSON = "json"
-)
-
-// Write prints the report in format (OutputText or OutputJSON).
+// Write prints the report in format (printer.Text or printer.JSON).
 func Write(w io.Writer, r Report, format string) error {
-	switch format {
-	case OutputText:
-		return WriteText(w, r)
-	case OutputJSON:
-		return WriteJSON(w, r)
-	}
-	return fmt.Errorf("unknown output format %q: use %s or %s", format, OutputText, OutputJSON)
+	return printer.Write(w, format, r, r.writeText)
 }
 
 // WriteJSON prints the report as one indented JSON object.
-func WriteJSON(w io.Writer, r Report) error {
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false) // keep the fixes' shell quoting readable
-	enc.SetIndent("", "  ")
-	return enc.Encode(r)
-}
+func WriteJSON(w io.Writer, r Report) error { return Write(w, r, printer.JSON) }
 
 // WriteText prints one block per namespace — its Deployments with their verdicts, pods without injections, PDBs that
 // would stall a drain, Services a drain would cut — then the summary.
-func WriteText(w io.Writer, r Report) error {
-	var b strings.Builder
-	fmt.Fprintf(&b, "ha-webhook report: %s\n", r.Scope)
+func WriteText(w io.Writer, r Report) error { return Write(w, r, printer.Text) }
+
+func (r Report) writeText(b *strings.Builder) error {
+	fmt.Fprintf(b, "ha-webhook report: %s\n", r.Scope)
 	var quiet []string
 	for _, ns := range r.Namespaces {
 		var nb strings.Builder
@@ -52,19 +36,18 @@ func WriteText(w io.Writer, r Report) error {
 		b.WriteString("\n" + nb.String())
 	}
 	if len(quiet) > 0 {
-		fmt.Fprintf(&b, "\nNothing to report in %s: %s\n", plural(len(quiet), "namespace", "namespaces"), strings.Join(quiet, ", "))
+		fmt.Fprintf(b, "\nNothing to report in %s: %s\n", plural(len(quiet), "namespace", "namespaces"), strings.Join(quiet, ", "))
 	}
 	if len(r.Namespaces) == 0 {
 		b.WriteString("\nNo namespace in scope: opt one in with kubectl label namespace NAME " + names.LabelEnabled +
 			"=true, or use --all-namespaces.\n")
 	}
 	s := r.Summary
-	fmt.Fprintf(&b, "\n%s, %s (%d with violations), %s without ha-webhook's injections.\n",
+	fmt.Fprintf(b, "\n%s, %s (%d with violations), %s without ha-webhook's injections.\n",
 		plural(s.Namespaces, "namespace", "namespaces"), plural(s.Deployments, "Deployment", "Deployments"),
 		s.DeploymentsWithViolations, plural(s.UninjectedPods, "serving pod", "serving pods"))
 	b.WriteString(strings.ToUpper(s.Text[:1]) + s.Text[1:] + ".\n")
-	_, err := io.WriteString(w, b.String())
-	return err
+	return nil
 }
 
 // writeNamespace prints a namespace's block; it returns false when there is nothing to print.
@@ -85,15 +68,8 @@ func writeNamespace(b *strings.Builder, r Report, ns Namespace) bool {
 			status = plural(n, "violation", "violations")
 		}
 		fmt.Fprintf(b, "  Deployment %s: %s (%d/%d ready)\n", d.Name, status, d.ReadyReplicas, d.Replicas)
-		for _, v := range d.Violations {
-			fmt.Fprintf(b, "    violation: %s\n", v.Problem)
-			if v.Fix != "" {
-				fmt.Fprintf(b, "      fix: %s\n", v.Fix)
-			}
-		}
-		for _, warning := range d.Warnings {
-			fmt.Fprintf(b, "    warning: %s\n", warning)
-		}
+		printer.Violations(b, "    ", d.Violations)
+		printer.Warnings(b, "    ", d.Warnings)
 	}
 	for _, g := range podGroups(r.UninjectedPods, ns.Name) {
 		empty = false

@@ -16,6 +16,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/ha-webhook/ha-webhook/internal/names"
+	"github.com/ha-webhook/ha-webhook/internal/printer"
 )
 
 // Builders of the typed objects a cluster would return.
@@ -420,7 +421,7 @@ func TestWriteText(t *testing.T) {
 	violations := map[string]string{}
 	for _, d := range r.Deployments[:2] {
 		for _, v := range d.Violations {
-			violations[d.Name] += "    violation: " + v.Problem + "\n      fix: " + v.Fix + "\n"
+			violations[d.Name] += "    violation: " + v.Problem() + "\n      fix: " + v.Fix + "\n"
 		}
 		if len(d.Violations) != 2 {
 			t.Fatalf("want 2 violations of legacy/%s, got %+v", d.Name, d.Violations)
@@ -488,7 +489,7 @@ func TestStallingWhy(t *testing.T) {
 
 func TestWriteJSON(t *testing.T) {
 	var b bytes.Buffer
-	if err := Write(&b, Build(Input{}, DefaultOptions()), OutputJSON); err != nil {
+	if err := Write(&b, Build(Input{}, DefaultOptions()), printer.JSON); err != nil {
 		t.Fatal(err)
 	}
 	var got map[string]any

@@ -1,5 +1,3 @@
-// Package server assembles `ha-webhook serve`: a controller-runtime manager with the webhook server, the informer
-// cache the rules read, health and metrics endpoints, and graceful shutdown. Integration tests start the same code.
 package server
 
 import (
@@ -7,16 +5,15 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/ha-webhook/ha-webhook/internal/mutate"
-	"github.com/ha-webhook/ha-webhook/internal/names"
-	"github.com/ha-webhook/ha-webhook/internal/validate"
+	"github.com/spf13/pflag"
+
+	"github.com/ha-webhook/ha-webhook/internal/policy"
 )
 
-// Config is everything `serve` is configured with; cmd/webhook builds it from flags.
+// Config is everything `serve` is configured with; cmd/webhook builds it from flags (AddFlags).
 type Config struct {
-	Mode   names.Mode
-	Mutate mutate.Options
-	Rules  validate.Options
+	// Options are the mode, mutation and rules, bound to the same flags as `check` and `report`.
+	policy.Options
 
 	WebhookHost string
 	WebhookPort int
@@ -43,9 +40,7 @@ type Config struct {
 // DefaultConfig holds the documented defaults of `ha-webhook serve`.
 func DefaultConfig() Config {
 	return Config{
-		Mode:                    names.ModeEnforce,
-		Mutate:                  mutate.DefaultOptions(),
-		Rules:                   validate.DefaultOptions(),
+		Options:                 policy.DefaultOptions(),
 		WebhookPort:             9443,
 		CertDir:                 "/tmp/k8s-webhook-server/serving-certs",
 		CertName:                "tls.crt",
@@ -58,13 +53,10 @@ func DefaultConfig() Config {
 	}
 }
 
-// Validate rejects contradictory configuration before anything starts.
+// Validate rejects contradictory configuration before anything starts, naming the flags of AddFlags.
 func (c Config) Validate() error {
 	var errs []error
-	if _, err := names.ParseMode(string(c.Mode)); err != nil {
-		errs = append(errs, fmt.Errorf("--mode: %w", err))
-	}
-	errs = append(errs, c.Mutate.Validate(), c.Rules.Validate())
+	errs = append(errs, c.Options.Validate())
 	if c.WebhookPort < 1 || c.WebhookPort > 65535 {
 		errs = append(errs, fmt.Errorf("--webhook-port must be 1-65535, got %d", c.WebhookPort))
 	}
@@ -75,4 +67,21 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("--native-sleep-recheck-interval must be > 0"))
 	}
 	return errors.Join(errs...)
+}
+
+// AddFlags binds every setting to its flag, with the current values as defaults; the Helm chart maps its values
+// onto these names.
+func (c *Config) AddFlags(fs *pflag.FlagSet) {
+	c.Options.AddFlags(fs)
+	fs.StringVar(&c.WebhookHost, "webhook-host", c.WebhookHost, "address the webhook server listens on (empty: all)")
+	fs.IntVar(&c.WebhookPort, "webhook-port", c.WebhookPort, "port of the HTTPS webhook server")
+	fs.StringVar(&c.CertDir, "webhook-cert-path", c.CertDir, "directory holding the serving certificate and key (reloaded when they change)")
+	fs.StringVar(&c.CertName, "webhook-cert-name", c.CertName, "file name of the serving certificate in --webhook-cert-path")
+	fs.StringVar(&c.KeyName, "webhook-key-name", c.KeyName, "file name of the serving key in --webhook-cert-path")
+	fs.BoolVar(&c.EnableHTTP2, "enable-http2", c.EnableHTTP2, "serve HTTP/2 (off by default: rapid-reset attacks)")
+	fs.StringVar(&c.MetricsAddr, "metrics-bind-address", c.MetricsAddr, "address of the Prometheus metrics endpoint (0 disables it)")
+	fs.StringVar(&c.HealthAddr, "health-probe-bind-address", c.HealthAddr, "address of /healthz and /readyz")
+	fs.DurationVar(&c.ShutdownDelay, "shutdown-delay", c.ShutdownDelay, "after SIGTERM, keep serving this long with readiness false (each answer asks the client to close its connection) before draining; must exceed the time the pod takes to leave the Service's endpoints")
+	fs.DurationVar(&c.GracefulShutdownTimeout, "graceful-shutdown-timeout", c.GracefulShutdownTimeout, "after --shutdown-delay, how long in-flight requests may take to drain")
+	fs.DurationVar(&c.NativeSleepRecheck, "native-sleep-recheck-interval", c.NativeSleepRecheck, "how often --prestop-mode=auto re-reads the API server version")
 }

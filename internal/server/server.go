@@ -1,3 +1,5 @@
+// Package server assembles `ha-webhook serve`: a controller-runtime manager with the webhook server, the informer
+// cache the rules read, health and metrics endpoints, and graceful shutdown. Integration tests start the same code.
 package server
 
 import (
@@ -15,7 +17,6 @@ import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/discovery"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -30,10 +31,9 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
+	"github.com/ha-webhook/ha-webhook/internal/admission"
 	"github.com/ha-webhook/ha-webhook/internal/metrics"
 	"github.com/ha-webhook/ha-webhook/internal/mutate"
-	"github.com/ha-webhook/ha-webhook/internal/names"
-	"github.com/ha-webhook/ha-webhook/internal/validate"
 )
 
 // Server is a configured, not yet started `ha-webhook serve`.
@@ -123,11 +123,11 @@ func New(restCfg *rest.Config, cfg Config) (*Server, error) {
 	// A scale request carries only replicas; the Deployment's template is read live, as scales are rare next to pod
 	// creations and caching every Deployment would cost far more memory.
 	apiReader := mgr.GetAPIReader()
-	hooks := webhooks(scheme, cfg, webhookDeps{
+	hooks := webhooks(cfg, webhookDeps{
 		options:     options,
-		modes:       namespaceModes(mgr.GetCache(), apiReader, cfg.Mode),
-		cluster:     validate.CachedCluster{Reader: mgr.GetCache()}.Cluster,
-		liveCluster: validate.CachedCluster{Reader: apiReader}.Cluster,
+		modes:       admission.NamespaceModes(mgr.GetCache(), apiReader, cfg.Mode),
+		cluster:     admission.CachedCluster{Reader: mgr.GetCache()}.Cluster,
+		liveCluster: admission.CachedCluster{Reader: apiReader}.Cluster,
 		deployments: func(ctx context.Context, ns, name string) (*appsv1.Deployment, error) {
 			d := &appsv1.Deployment{}
 			return d, apiReader.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, d)
@@ -210,28 +210,4 @@ func (s *Server) Run(ctx context.Context) error {
 	log.Info("draining in-flight requests")
 	stopManager()
 	return <-done
-}
-
-// namespaceModes resolves the mode per namespace from the cached Namespace's ha-webhook.io/mode label. A namespace
-// the cache has not seen yet (created a moment ago, with its label) is read live rather than given the global mode.
-func namespaceModes(r, live client.Reader, global names.Mode) names.ModeLookup {
-	return func(ctx context.Context, namespace string) (names.Mode, error) {
-		if namespace == "" {
-			return global, nil
-		}
-		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		defer cancel()
-		ns := &corev1.Namespace{}
-		err := r.Get(ctx, client.ObjectKey{Name: namespace}, ns)
-		if apierrors.IsNotFound(err) {
-			err = live.Get(ctx, client.ObjectKey{Name: namespace}, ns)
-		}
-		if err != nil {
-			if apierrors.IsNotFound(err) {
-				return global, nil
-			}
-			return "", fmt.Errorf("reading namespace %s: %w", namespace, err)
-		}
-		return names.ModeFor(global, ns.Labels), nil
-	}
 }

@@ -23,11 +23,13 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/utils/ptr"
-	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
+	"github.com/ha-webhook/ha-webhook/internal/admission"
 	"github.com/ha-webhook/ha-webhook/internal/metrics"
 	"github.com/ha-webhook/ha-webhook/internal/mutate"
 	"github.com/ha-webhook/ha-webhook/internal/names"
+	"github.com/ha-webhook/ha-webhook/internal/policy"
+	"github.com/ha-webhook/ha-webhook/internal/text"
 	"github.com/ha-webhook/ha-webhook/internal/validate"
 )
 
@@ -45,14 +47,14 @@ func testHandlers(t testing.TB, mode byte, stopping bool) map[string]http.Handle
 	cfg := DefaultConfig()
 	cfg.Mutate.PreStopMode = mutate.PreStopExec // so that every injected command can be checked
 	errUnsynced := errors.New("cache not synced")
-	hooks := webhooks(NewScheme(), cfg, webhookDeps{
+	hooks := webhooks(cfg, webhookDeps{
 		options: func() mutate.Options { return cfg.Mutate },
-		modes: func(context.Context, string) (names.Mode, error) {
+		modes: func(context.Context, string) (policy.Mode, error) {
 			switch mode % 3 {
 			case 0:
-				return names.ModeEnforce, nil
+				return policy.ModeEnforce, nil
 			case 1:
-				return names.ModeAudit, nil
+				return policy.ModeAudit, nil
 			}
 			return "", errUnsynced
 		},
@@ -103,7 +105,7 @@ func checkAnswer(t testing.TB, w *httptest.ResponseRecorder, maxSleep int64) *ad
 		if !strings.HasPrefix(body, "ha-webhook: ") || !strings.HasPrefix(w.Header().Get("Content-Type"), "text/plain") {
 			t.Fatalf("HTTP %d without the server's text: %q %.300q", w.Code, w.Header().Get("Content-Type"), body)
 		}
-		if utf8.RuneCountInString(body) > maxMessage+len("ha-webhook: \n") {
+		if utf8.RuneCountInString(body) > admission.MaxMessage+len("ha-webhook: \n") {
 			t.Errorf("HTTP %d with a text of %d runes", w.Code, utf8.RuneCountInString(body))
 		}
 		return nil
@@ -124,25 +126,25 @@ func checkAnswer(t testing.TB, w *httptest.ResponseRecorder, maxSleep int64) *ad
 	}
 	if resp.Result != nil {
 		lines := strings.Split(resp.Result.Message, "\n")
-		if len(lines) > maxMessageLines || utf8.RuneCountInString(resp.Result.Message) > maxMessage {
+		if len(lines) > admission.MaxMessageLines || utf8.RuneCountInString(resp.Result.Message) > admission.MaxMessage {
 			t.Errorf("message of %d lines, %d runes", len(lines), utf8.RuneCountInString(resp.Result.Message))
 		}
 		for _, l := range lines {
-			if utf8.RuneCountInString(l) > maxMessageLine {
+			if utf8.RuneCountInString(l) > admission.MaxMessageLine {
 				t.Errorf("message line of %d runes", utf8.RuneCountInString(l))
 			}
 		}
 	}
-	if len(resp.Warnings) > maxWarnings {
+	if len(resp.Warnings) > admission.MaxWarnings {
 		t.Errorf("%d warnings", len(resp.Warnings))
 	}
 	for _, s := range resp.Warnings {
-		if utf8.RuneCountInString(s) > maxWarning {
+		if utf8.RuneCountInString(s) > text.MaxWarningLength {
 			t.Errorf("warning of %d runes: %.200q", utf8.RuneCountInString(s), s)
 		}
 	}
 	for k, v := range resp.AuditAnnotations {
-		if utf8.RuneCountInString(v) > maxAuditAnnotation {
+		if utf8.RuneCountInString(v) > admission.MaxAuditAnnotation {
 			t.Errorf("audit annotation %s of %d runes", k, utf8.RuneCountInString(v))
 		}
 	}
@@ -350,39 +352,6 @@ func TestEnvelope(t *testing.T) {
 	}
 }
 
-func TestBoundResponse(t *testing.T) {
-	long := strings.Repeat("n", 10240)
-	resp := admission.Denied("Deployment " + long + " would lose traffic:\n" + strings.Repeat("line\n", 50) + long)
-	for range 30 {
-		resp.Warnings = append(resp.Warnings, "w "+long)
-	}
-	resp.AuditAnnotations = map[string]string{"exempt": long}
-	got := boundResponse(resp)
-	if strings.Contains(got.Result.Message, long) || len(strings.Split(got.Result.Message, "\n")) > maxMessageLines {
-		t.Errorf("message not bounded: %d bytes, %d lines", len(got.Result.Message), len(strings.Split(got.Result.Message, "\n")))
-	}
-	if !strings.HasSuffix(got.Result.Message, "more lines") {
-		t.Errorf("the cut is not marked: …%s", got.Result.Message[len(got.Result.Message)-40:])
-	}
-	if len(got.Warnings) != maxWarnings || got.Warnings[maxWarnings-1] != "… and 11 more" {
-		t.Errorf("warnings: %d, last %q", len(got.Warnings), got.Warnings[len(got.Warnings)-1])
-	}
-	for _, w := range got.Warnings {
-		if utf8.RuneCountInString(w) > maxWarning {
-			t.Errorf("warning of %d runes", utf8.RuneCountInString(w))
-		}
-	}
-	if utf8.RuneCountInString(got.AuditAnnotations["exempt"]) > maxAuditAnnotation {
-		t.Errorf("audit annotation not bounded")
-	}
-
-	short := admission.Denied("Deployment shop/web would lose traffic:\nspec.replicas: Invalid value: 1: min-replicas")
-	short.Warnings = []string{"a", "b"}
-	if got := boundResponse(short); got.Result.Message != short.Result.Message || len(got.Warnings) != 2 {
-		t.Errorf("a short answer changed: %+v", got)
-	}
-}
-
 func TestCloseWhenStopping(t *testing.T) {
 	pod, err := os.ReadFile(filepath.Join("..", "..", "examples", "admission-review", "pod.json"))
 	if err != nil {
@@ -442,9 +411,9 @@ func TestConcurrentRequests(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := DefaultConfig()
-	hooks := webhooks(NewScheme(), cfg, webhookDeps{
+	hooks := webhooks(cfg, webhookDeps{
 		options:     func() mutate.Options { return cfg.Mutate },
-		modes:       func(context.Context, string) (names.Mode, error) { return names.ModeEnforce, nil },
+		modes:       func(context.Context, string) (policy.Mode, error) { return policy.ModeEnforce, nil },
 		cluster:     func(context.Context, string) (validate.Cluster, error) { return validate.Cluster{}, nil },
 		deployments: func(context.Context, string, string) (*appsv1.Deployment, error) { return &appsv1.Deployment{}, nil },
 		metrics:     m,

@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/ha-webhook/ha-webhook/internal/names"
+	"github.com/ha-webhook/ha-webhook/internal/text"
 )
 
 // fuzzDeployment builds a Deployment from fuzz input. labels is "k=v,k=v"; strategy 0 leaves it unset, 1 is
@@ -122,7 +123,7 @@ func FuzzDeployment(f *testing.F) {
 		// same object would not, and loses none.
 		updated := Update(old, d, c, opts)
 		createdRules := rules(append(created.Violations, created.Advisories...))
-		updatedRules := rules(append(append(updated.Violations, updated.Ratcheted...), updated.Advisories...))
+		updatedRules := rules(append(append(updated.Violations, updated.PreExisting...), updated.Advisories...))
 		if diff := cmp.Diff(sortedLike(createdRules, updatedRules), createdRules); diff != "" {
 			t.Errorf("Update reports other rules than Deployment (-update +create):\n%s", diff)
 		}
@@ -135,22 +136,22 @@ func FuzzDeployment(f *testing.F) {
 			if v.Exemption != "" && v.Denied() {
 				t.Errorf("exempt and denied")
 			}
-			for _, mode := range []names.Mode{names.ModeEnforce, names.ModeAudit} {
-				ws := Warnings(v, mode)
+			for _, audit := range []bool{false, true} {
+				ws := Warnings(v, audit)
 				for _, w := range ws {
-					if n := utf8.RuneCountInString(w); n > MaxWarningLength {
+					if n := utf8.RuneCountInString(w); n > text.MaxWarningLength {
 						t.Errorf("warning of %d characters: %q", n, w)
 					}
 				}
-				want := len(v.Ratcheted) + len(v.Advisories) + len(v.Notes)
+				want := len(v.PreExisting) + len(v.Advisories) + len(v.Notes)
 				if v.Exemption != "" {
 					want++
 				}
-				if mode == names.ModeAudit {
+				if audit {
 					want += len(v.Violations)
 				}
 				if len(ws) != want {
-					t.Errorf("%s: %d warnings, want %d", mode, len(ws), want)
+					t.Errorf("%s: %d warnings, want %d", modeName(audit), len(ws), want)
 				}
 			}
 			msg := Message(d, v.Violations)

@@ -91,3 +91,11 @@ func rules(vs []Violation) []string {
 	}
 	return out
 }
+
+// modeName names the mode whose warnings Warnings(v, audit) lists, as the golden files do.
+func modeName(audit bool) string {
+	if audit {
+		return "audit"
+	}
+	return "enforce"
+}

@@ -2,7 +2,7 @@ package validate
 
 import "fmt"
 
-// Options configure the Deployment rules.
+// Options configure the workload rules.
 type Options struct {
 	// MinReplicas is the fewest effective replicas a Deployment may run (0 always passes: nothing to protect).
 	MinReplicas int32
@@ -15,10 +15,10 @@ func DefaultOptions() Options {
 	return Options{MinReplicas: 2, AllowExemptions: true}
 }
 
-// Validate rejects options that make no sense.
+// Validate rejects options that make no sense, naming them by their field names.
 func (o Options) Validate() error {
 	if o.MinReplicas < 1 {
-		return fmt.Errorf("--min-replicas must be >= 1, got %d", o.MinReplicas)
+		return fmt.Errorf("MinReplicas must be >= 1, got %d", o.MinReplicas)
 	}
 	return nil
 }

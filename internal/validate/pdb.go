@@ -1,6 +1,7 @@
 package validate
 
 import (
+	"fmt"
 	"sort"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -10,10 +11,15 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
-// selectingPDBs returns the PDBs whose selector matches the pod template's labels, sorted by name. A nil selector
-// selects nothing and an empty one everything, as the Eviction API reads them; an invalid selector selects nothing.
+// selectingPDBs returns the PDBs that select the Deployment's pods, by its pod template's labels.
 func selectingPDBs(d *appsv1.Deployment, pdbs []*policyv1.PodDisruptionBudget) []*policyv1.PodDisruptionBudget {
-	podLabels := labels.Set(d.Spec.Template.Labels)
+	return SelectingPDBs(d.Spec.Template.Labels, pdbs)
+}
+
+// SelectingPDBs returns the PDBs whose selector matches a pod's labels, sorted by name. A nil selector selects
+// nothing and an empty one everything, as the Eviction API reads them; an invalid selector selects nothing.
+func SelectingPDBs(podLabelMap map[string]string, pdbs []*policyv1.PodDisruptionBudget) []*policyv1.PodDisruptionBudget {
+	podLabels := labels.Set(podLabelMap)
 	var out []*policyv1.PodDisruptionBudget
 	for _, p := range pdbs {
 		if p.Spec.Selector == nil || !matchLabelsAgree(p.Spec.Selector.MatchLabels, podLabels) {
@@ -64,4 +70,20 @@ func allowedDisruptions(p *policyv1.PodDisruptionBudget, replicas int32) (int32,
 	// Computed in int and clamped to [0, replicas]: a percentage over 100% (the API server rejects one, but
 	// `ha-webhook check` reads unvalidated manifests) must not wrap around int32.
 	return int32(int(replicas) - min(max(desiredHealthy, 0), int(replicas))), nil
+}
+
+// BudgetString describes a PDB's budget for a message: "maxUnavailable 1", "minAvailable 50%".
+func BudgetString(p *policyv1.PodDisruptionBudget) string {
+	switch {
+	case p.Spec.MaxUnavailable != nil:
+		return "maxUnavailable " + p.Spec.MaxUnavailable.String()
+	case p.Spec.MinAvailable != nil:
+		return "minAvailable " + p.Spec.MinAvailable.String()
+	}
+	return "no minAvailable or maxUnavailable"
+}
+
+// PatchPDBCommand is the ready-to-run fix of a PDB that blocks drains or protects nothing: one pod at a time.
+func PatchPDBCommand(name, namespace string) string {
+	return fmt.Sprintf(`kubectl patch pdb %s -n %s --type=merge -p '{"spec":{"minAvailable":null,"maxUnavailable":1}}'`, name, namespace)
 }

@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/ha-webhook/ha-webhook/internal/names"
+	"github.com/ha-webhook/ha-webhook/internal/text"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
@@ -100,11 +101,11 @@ func TestMessageGolden(t *testing.T) {
 			var b strings.Builder
 			b.WriteString("--- message\n")
 			b.WriteString(Message(tc.d, v.Violations))
-			for _, mode := range []names.Mode{names.ModeEnforce, names.ModeAudit} {
-				b.WriteString("\n--- warnings, " + string(mode) + "\n")
-				for _, w := range Warnings(v, mode) {
+			for _, audit := range []bool{false, true} {
+				b.WriteString("\n--- warnings, " + modeName(audit) + "\n")
+				for _, w := range Warnings(v, audit) {
 					b.WriteString(w + "\n")
-					if n := utf8.RuneCountInString(w); n > MaxWarningLength {
+					if n := utf8.RuneCountInString(w); n > text.MaxWarningLength {
 						t.Errorf("warning of %d characters: %q", n, w)
 					}
 				}
@@ -116,20 +117,20 @@ func TestMessageGolden(t *testing.T) {
 
 func TestWarnings(t *testing.T) {
 	v := Verdict{
-		Violations: []Violation{{Rule: RuleMinReplicas, Why: "v1"}, {Rule: RulePDBMissing, Why: "v2"}},
-		Ratcheted:  []Violation{{Rule: RulePDBBlocksDrain, Why: "r1"}},
-		Advisories: []Violation{{Rule: RuleStrategyRecreate, Why: "a1"}},
-		Exemption:  "because",
-		Notes:      []string{"note"},
+		Violations:  []Violation{{Rule: RuleMinReplicas, Why: "v1"}, {Rule: RulePDBMissing, Why: "v2"}},
+		PreExisting: []Violation{{Rule: RulePDBBlocksDrain, Why: "r1"}},
+		Advisories:  []Violation{{Rule: RuleStrategyRecreate, Why: "a1"}},
+		Exemption:   "because",
+		Notes:       []string{"note"},
 	}
-	tests := map[names.Mode][]string{
-		names.ModeEnforce: {
+	tests := map[string][]string{
+		"enforce": {
 			`ha-webhook: exempt from validation: ha-webhook.io/exempt="because"`,
 			"ha-webhook pre-existing: pdb-blocks-drain: r1",
 			"ha-webhook: strategy-recreate: a1",
 			"note",
 		},
-		names.ModeAudit: {
+		"audit": {
 			`ha-webhook: exempt from validation: ha-webhook.io/exempt="because"`,
 			"ha-webhook audit: min-replicas: v1",
 			"ha-webhook audit: pdb-missing: v2",
@@ -139,8 +140,8 @@ func TestWarnings(t *testing.T) {
 		},
 	}
 	for mode, want := range tests {
-		t.Run(string(mode), func(t *testing.T) {
-			if diff := cmp.Diff(want, Warnings(v, mode)); diff != "" {
+		t.Run(mode, func(t *testing.T) {
+			if diff := cmp.Diff(want, Warnings(v, mode == "audit")); diff != "" {
 				t.Errorf("Warnings mismatch (-want +got):\n%s", diff)
 			}
 		})
@@ -169,13 +170,13 @@ func TestBoundedEcho(t *testing.T) {
 			if n := utf8.RuneCountInString(v.Exemption); n > 80 {
 				t.Errorf("Exemption keeps %d characters of the reason", n)
 			}
-			for _, mode := range []names.Mode{names.ModeEnforce, names.ModeAudit} {
-				for _, w := range Warnings(v, mode) {
-					if n := utf8.RuneCountInString(w); n > MaxWarningLength {
-						t.Errorf("%s warning of %d characters: %q", mode, n, w)
+			for _, audit := range []bool{false, true} {
+				for _, w := range Warnings(v, audit) {
+					if n := utf8.RuneCountInString(w); n > text.MaxWarningLength {
+						t.Errorf("%s warning of %d characters: %q", modeName(audit), n, w)
 					}
 					if strings.ContainsAny(w, "\x00\u202e") {
-						t.Errorf("%s warning carries raw control characters: %q", mode, w)
+						t.Errorf("%s warning carries raw control characters: %q", modeName(audit), w)
 					}
 				}
 			}

@@ -24,9 +24,9 @@ type Cluster struct {
 type Verdict struct {
 	// Violations deny the Deployment in enforce mode.
 	Violations []Violation
-	// Ratcheted are violations the old object already had in fields the update does not touch: warnings only, so
-	// that an incident-time rollback is never blocked by a pre-existing problem.
-	Ratcheted []Violation
+	// PreExisting are violations the old object already had in fields the update does not touch (ratcheting):
+	// warnings only, so that an incident-time rollback is never blocked by a pre-existing problem.
+	PreExisting []Violation
 	// Advisories come from warning-only rules.
 	Advisories []Violation
 	// Exemption is the ha-webhook.io/exempt reason when the Deployment is exempt; its violations are then advisories.
@@ -59,7 +59,7 @@ func Update(old, d *appsv1.Deployment, c Cluster, opts Options) Verdict {
 	var verdict Verdict
 	for _, v := range violations(d, c, opts) {
 		if previous[v.Rule] && untouched(v.Rule, old, d, c) {
-			verdict.Ratcheted = append(verdict.Ratcheted, v)
+			verdict.PreExisting = append(verdict.PreExisting, v)
 		} else {
 			verdict.Violations = append(verdict.Violations, v)
 		}
@@ -109,8 +109,8 @@ func exempt(d *appsv1.Deployment, v Verdict, opts Options) Verdict {
 		v.Notes = append(v.Notes, names.AnnotationExempt+" ignored: exemptions are disabled on this cluster")
 	default:
 		v.Exemption = text.Truncate(reason, 80)
-		v.Advisories = append(append(v.Violations, v.Ratcheted...), v.Advisories...)
-		v.Violations, v.Ratcheted = nil, nil
+		v.Advisories = append(append(v.Violations, v.PreExisting...), v.Advisories...)
+		v.Violations, v.PreExisting = nil, nil
 	}
 	return v
 }
@@ -187,7 +187,7 @@ func minReplicasFix(d *appsv1.Deployment, minReplicas int32) string {
 
 func pdbBudgetViolations(d *appsv1.Deployment, p *policyv1.PodDisruptionBudget, replicas int32) []Violation {
 	allowed, err := allowedDisruptions(p, replicas)
-	fix := fmt.Sprintf(`kubectl patch pdb %s -n %s --type=merge -p '{"spec":{"minAvailable":null,"maxUnavailable":1}}'`, p.Name, namespaceOf(d))
+	fix := PatchPDBCommand(p.Name, namespaceOf(d))
 	blocksFix := fix + " (a blocked drain makes GKE wait up to 1h per node, then evict anyway)"
 	switch {
 	case err != nil:
@@ -199,27 +199,17 @@ func pdbBudgetViolations(d *appsv1.Deployment, p *policyv1.PodDisruptionBudget, 
 		return []Violation{{
 			Rule: RulePDBBlocksDrain, Field: labelsPath, BadValue: p.Name,
 			Why: fmt.Sprintf("PDB %s (%s) allows 0 evictions at %s: drains stall",
-				text.Truncate(p.Name, 40), budgetString(p), plural(replicas, "replica")),
+				text.Truncate(p.Name, 40), BudgetString(p), plural(replicas, "replica")),
 			Fix: blocksFix,
 		}}
 	case allowed >= replicas:
 		return []Violation{{
 			Rule: RulePDBUnprotective, Field: labelsPath, BadValue: p.Name,
-			Why: fmt.Sprintf("PDB %s (%s) lets all %s be evicted at once", text.Truncate(p.Name, 40), budgetString(p), plural(replicas, "replica")),
+			Why: fmt.Sprintf("PDB %s (%s) lets all %s be evicted at once", text.Truncate(p.Name, 40), BudgetString(p), plural(replicas, "replica")),
 			Fix: fix,
 		}}
 	}
 	return nil
-}
-
-func budgetString(p *policyv1.PodDisruptionBudget) string {
-	switch {
-	case p.Spec.MaxUnavailable != nil:
-		return "maxUnavailable " + p.Spec.MaxUnavailable.String()
-	case p.Spec.MinAvailable != nil:
-		return "minAvailable " + p.Spec.MinAvailable.String()
-	}
-	return "no minAvailable or maxUnavailable"
 }
 
 // advisories evaluates the warning-only rules.

@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/ha-webhook/ha-webhook/internal/names"
+	"github.com/ha-webhook/ha-webhook/internal/text"
 )
 
 func TestEffectiveReplicas(t *testing.T) {
@@ -500,8 +501,8 @@ func TestDeployment(t *testing.T) {
 			if v.Denied() != (len(tc.wantViolations) > 0) {
 				t.Errorf("Denied() = %v", v.Denied())
 			}
-			if len(v.Ratcheted) > 0 || v.Exemption != "" || len(v.Notes) > 0 {
-				t.Errorf("unexpected ratcheted %v, exemption %q, notes %q", v.Ratcheted, v.Exemption, v.Notes)
+			if len(v.PreExisting) > 0 || v.Exemption != "" || len(v.Notes) > 0 {
+				t.Errorf("unexpected ratcheted %v, exemption %q, notes %q", v.PreExisting, v.Exemption, v.Notes)
 			}
 			msg := Message(tc.d, append(v.Violations, v.Advisories...))
 			for _, want := range tc.wantText {
@@ -620,12 +621,12 @@ func TestUpdate(t *testing.T) {
 			if diff := cmp.Diff(tc.wantViolations, rules(v.Violations)); diff != "" {
 				t.Errorf("violations mismatch (-want +got):\n%s", diff)
 			}
-			if diff := cmp.Diff(tc.wantRatcheted, rules(v.Ratcheted)); diff != "" {
+			if diff := cmp.Diff(tc.wantRatcheted, rules(v.PreExisting)); diff != "" {
 				t.Errorf("ratcheted mismatch (-want +got):\n%s", diff)
 			}
 			// Ratcheting only moves violations between the lists: together they are what a create would report.
 			created := Deployment(tc.new, tc.cluster, DefaultOptions())
-			if diff := cmp.Diff(rules(created.Violations), sortedLike(rules(created.Violations), append(rules(v.Violations), rules(v.Ratcheted)...))); diff != "" {
+			if diff := cmp.Diff(rules(created.Violations), sortedLike(rules(created.Violations), append(rules(v.Violations), rules(v.PreExisting)...))); diff != "" {
 				t.Errorf("violations + ratcheted differ from Deployment() (-create +update):\n%s", diff)
 			}
 			if diff := cmp.Diff(rules(created.Advisories), rules(v.Advisories)); diff != "" {
@@ -728,7 +729,7 @@ func TestExemptions(t *testing.T) {
 			if diff := cmp.Diff(tc.wantViolations, rules(v.Violations)); diff != "" {
 				t.Errorf("violations mismatch (-want +got):\n%s", diff)
 			}
-			if diff := cmp.Diff(tc.wantRatcheted, rules(v.Ratcheted)); diff != "" {
+			if diff := cmp.Diff(tc.wantRatcheted, rules(v.PreExisting)); diff != "" {
 				t.Errorf("ratcheted mismatch (-want +got):\n%s", diff)
 			}
 			if diff := cmp.Diff(tc.wantAdvisories, rules(v.Advisories)); diff != "" {
@@ -765,7 +766,7 @@ func TestDeterministic(t *testing.T) {
 		if msg := Message(d, got.Violations); msg != wantMsg {
 			t.Fatalf("message depends on PDB order:\n%s\nvs\n%s", msg, wantMsg)
 		}
-		if diff := cmp.Diff(Warnings(want, names.ModeAudit), Warnings(got, names.ModeAudit)); diff != "" {
+		if diff := cmp.Diff(Warnings(want, true), Warnings(got, true)); diff != "" {
 			t.Fatalf("warnings depend on PDB order:\n%s", diff)
 		}
 	}
@@ -795,28 +796,28 @@ func TestOptionsValidate(t *testing.T) {
 
 // wholeWarningPrefixes are the prefixes whose warnings must carry the whole why for realistic names: audit mode, and
 // advisories (also the violations of an exempt Deployment). "ha-webhook pre-existing: " is 9 characters longer and
-// is held to MaxWarningLength only: the pdb-missing why does not fit after it whole.
+// is held to text.MaxWarningLength only: the pdb-missing why does not fit after it whole.
 var wholeWarningPrefixes = []string{"ha-webhook audit: ", "ha-webhook: "}
 
-// assertWarningWhole fails unless w fits MaxWarningLength without being cut: Violation.Warning truncates only as a
+// assertWarningWhole fails unless w fits text.MaxWarningLength without being cut: Violation.Warning truncates only as a
 // safety net for very long names.
 func assertWarningWhole(t *testing.T, w string) {
 	t.Helper()
-	if n := utf8.RuneCountInString(w); n > MaxWarningLength {
+	if n := utf8.RuneCountInString(w); n > text.MaxWarningLength {
 		t.Errorf("warning of %d characters: %q", n, w)
 	}
 	if strings.HasSuffix(w, "…") {
-		t.Errorf("warning cut at %d characters: %q", MaxWarningLength, w)
+		t.Errorf("warning cut at %d characters: %q", text.MaxWarningLength, w)
 	}
 }
 
-// assertVerdictWarningsWhole checks the warnings of v in both modes: at most MaxWarningLength, and whole unless
+// assertVerdictWarningsWhole checks the warnings of v in both modes: at most text.MaxWarningLength, and whole unless
 // ratcheted.
 func assertVerdictWarningsWhole(t *testing.T, v Verdict) {
 	t.Helper()
-	for _, mode := range []names.Mode{names.ModeEnforce, names.ModeAudit} {
-		for _, w := range Warnings(v, mode) {
-			if n := utf8.RuneCountInString(w); n > MaxWarningLength {
+	for _, audit := range []bool{false, true} {
+		for _, w := range Warnings(v, audit) {
+			if n := utf8.RuneCountInString(w); n > text.MaxWarningLength {
 				t.Errorf("warning of %d characters: %q", n, w)
 			}
 			if !strings.HasPrefix(w, "ha-webhook pre-existing: ") {
@@ -826,7 +827,7 @@ func assertVerdictWarningsWhole(t *testing.T, v Verdict) {
 	}
 }
 
-// TestWarningsFit: the warnings of every example of the rules tests, in both modes, fit MaxWarningLength whole, and so
+// TestWarningsFit: the warnings of every example of the rules tests, in both modes, fit text.MaxWarningLength whole, and so
 // do the audit and advisory warnings of realistic names (the web shop of examples/ and a few common ones).
 func TestWarningsFit(t *testing.T) {
 	t.Run("Deployment examples", func(t *testing.T) {

@@ -1,30 +1,12 @@
-// Package validate checks that a Deployment survives node drains and rollouts: at least --min-replicas replicas
-// (HPA-aware) and exactly one PodDisruptionBudget that keeps a pod up while still letting a node drain. The rule
-// functions are pure (no client, no context); handler.go and scale.go adapt them to admission requests.
 package validate
 
 import (
-	"fmt"
+	"encoding/json"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/ha-webhook/ha-webhook/internal/text"
 )
-
-// Rule IDs: they appear in messages, metrics and `check -o json`. Keep them stable.
-const (
-	RuleMinReplicas     = "min-replicas"
-	RulePDBMissing      = "pdb-missing"
-	RulePDBMultiple     = "pdb-multiple"
-	RulePDBBlocksDrain  = "pdb-blocks-drain"
-	RulePDBUnprotective = "pdb-unprotective"
-	// Warning-only rules.
-	RuleStrategyRecreate      = "strategy-recreate"
-	RuleRolloutAllUnavailable = "rollout-all-unavailable"
-)
-
-// MaxWarningLength keeps each warning short enough for kubectl to print it whole.
-const MaxWarningLength = 120
 
 // Violation is one failed rule: where, why it matters, and a ready-to-run fix.
 type Violation struct {
@@ -53,9 +35,26 @@ func (v Violation) FieldError() *field.Error {
 	return err
 }
 
-// Warning is the one-line form used in audit mode and for ratcheted violations, at most MaxWarningLength long.
+// Warning is the one-line form used in audit mode and for pre-existing violations, at most text.MaxWarningLength
+// long.
 func (v Violation) Warning(prefix string) string {
-	return text.Truncate(fmt.Sprintf("%s%s: %s", prefix, v.Rule, v.Why), MaxWarningLength)
+	return text.Warnf("%s%s: %s", prefix, v.Rule, v.Why)
+}
+
+// Problem is the field error without the fix, for output that prints the fix on a line of its own.
+func (v Violation) Problem() string {
+	v.Fix = ""
+	return v.FieldError().Error()
+}
+
+// MarshalJSON is the violation in `check -o json` and `report -o json`: the rule, the field path and the whole
+// kubectl-style line (field path, rule, why it matters, the fix).
+func (v Violation) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Rule    string `json:"rule"`
+		Field   string `json:"field"`
+		Message string `json:"message"`
+	}{v.Rule, v.Field.String(), v.FieldError().Error()})
 }
 
 // ErrorList converts violations for callers that speak field.ErrorList.

@@ -1,4 +1,4 @@
-package mutate
+package admission
 
 import (
 	"encoding/json"
@@ -7,6 +7,8 @@ import (
 	jsonpatch "github.com/evanphx/json-patch/v5"
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/ha-webhook/ha-webhook/internal/mutate"
 )
 
 // FuzzViewPatchEqualsWholeDiff: the patch computed over the owned views, applied to the whole original pod's JSON,
@@ -22,8 +24,8 @@ func FuzzViewPatchEqualsWholeDiff(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		original := viewPod(pod)
-		if Pod(pod, fuzzOptions(mode, native)).SkipReason != "" {
+		original := ownedCopy(pod)
+		if mutate.Pod(pod, fuzzOptions(mode, native)).SkipReason != "" {
 			return
 		}
 		resp := patchResponse(original, pod)

@@ -1,4 +1,4 @@
-package mutate
+package admission
 
 import (
 	"context"
@@ -6,14 +6,18 @@ import (
 	"testing"
 
 	admissionv1 "k8s.io/api/admission/v1"
-	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+	cradmission "sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
-	"github.com/ha-webhook/ha-webhook/internal/names"
+	"github.com/ha-webhook/ha-webhook/internal/mutate"
+	"github.com/ha-webhook/ha-webhook/internal/policy"
 )
 
+// nopRecorder records nothing, for the allocation gates.
 type nopRecorder struct{}
 
-func (nopRecorder) Mutated(string, names.Mode) {}
+func (nopRecorder) Mutated(string, policy.Mode)   {}
+func (nopRecorder) Violation(string, policy.Mode) {}
+func (nopRecorder) Exempted()                     {}
 
 // TestHandlerAllocations is a regression gate for the admission adapter, which runs for every pod creation in
 // opted-in namespaces: decoding, Pod, and the patch (controller-runtime's PatchResponseFromRaw between the owned
@@ -24,9 +28,9 @@ func TestHandlerAllocations(t *testing.T) {
 		t.Skip("allocation counts differ under -race and -cover")
 	}
 	const budget = 210 // measured 192 (Go 1.26, k8s.io/api v0.37.2)
-	h := NewHandler(testScheme(t), func() Options { return testOptions() }, fixedMode(names.ModeEnforce), nopRecorder{})
-	req := podRequest(t, admissionv1.Create, "Pod", "", readFile(t, filepath.Join("testdata", "handler", "basic.pod.json")))
-	var resp admission.Response
+	h := NewPodHandler(func() mutate.Options { return testOptions() }, fixedMode(policy.ModeEnforce), nopRecorder{})
+	req := podRequest(t, admissionv1.Create, "Pod", "", readFile(t, filepath.Join("testdata", "pod", "basic.pod.json")))
+	var resp cradmission.Response
 	allocs := testing.AllocsPerRun(200, func() { resp = h.Handle(context.Background(), req) })
 	t.Logf("Handler.Handle: %.0f allocations per request", allocs)
 	if !resp.Allowed || len(resp.Patches) == 0 {

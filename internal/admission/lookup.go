@@ -1,12 +1,17 @@
-package validate
+package admission
 
 import (
 	"context"
 	"fmt"
 
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/ha-webhook/ha-webhook/internal/policy"
+	"github.com/ha-webhook/ha-webhook/internal/validate"
 )
 
 // CachedCluster reads a namespace's PDBs and HPAs from an informer-backed reader. controller-runtime's cache
@@ -21,16 +26,16 @@ type CachedCluster struct {
 // The lists are not deep-copied out of the cache: the items share their maps, slices and pointers with the
 // informer's objects, so nothing that reads a Cluster may modify them (the rules only read). Deep copies were most
 // of the lookup's cost, paid for every PDB and HPA of the namespace on every request.
-func (c CachedCluster) Cluster(ctx context.Context, namespace string) (Cluster, error) {
+func (c CachedCluster) Cluster(ctx context.Context, namespace string) (validate.Cluster, error) {
 	var pdbs policyv1.PodDisruptionBudgetList
 	if err := c.Reader.List(ctx, &pdbs, client.InNamespace(namespace), client.UnsafeDisableDeepCopy); err != nil {
-		return Cluster{}, fmt.Errorf("listing PodDisruptionBudgets in %s: %w", namespace, err)
+		return validate.Cluster{}, fmt.Errorf("listing PodDisruptionBudgets in %s: %w", namespace, err)
 	}
 	var hpas autoscalingv2.HorizontalPodAutoscalerList
 	if err := c.Reader.List(ctx, &hpas, client.InNamespace(namespace), client.UnsafeDisableDeepCopy); err != nil {
-		return Cluster{}, fmt.Errorf("listing HorizontalPodAutoscalers in %s: %w", namespace, err)
+		return validate.Cluster{}, fmt.Errorf("listing HorizontalPodAutoscalers in %s: %w", namespace, err)
 	}
-	out := Cluster{
+	out := validate.Cluster{
 		PDBs: make([]*policyv1.PodDisruptionBudget, len(pdbs.Items)),
 		HPAs: make([]*autoscalingv2.HorizontalPodAutoscaler, len(hpas.Items)),
 	}
@@ -41,4 +46,28 @@ func (c CachedCluster) Cluster(ctx context.Context, namespace string) (Cluster, 
 		out.HPAs[i] = &hpas.Items[i]
 	}
 	return out, nil
+}
+
+// NamespaceModes resolves the mode per namespace from the cached Namespace's ha-webhook.io/mode label. A namespace
+// the cache has not seen yet (created a moment ago, with its label) is read live rather than given the global mode.
+func NamespaceModes(cached, live client.Reader, global policy.Mode) ModeLookup {
+	return func(ctx context.Context, namespace string) (policy.Mode, error) {
+		if namespace == "" {
+			return global, nil
+		}
+		ctx, cancel := context.WithTimeout(ctx, LookupTimeout)
+		defer cancel()
+		ns := &corev1.Namespace{}
+		err := cached.Get(ctx, client.ObjectKey{Name: namespace}, ns)
+		if apierrors.IsNotFound(err) {
+			err = live.Get(ctx, client.ObjectKey{Name: namespace}, ns)
+		}
+		if err != nil {
+			if apierrors.IsNotFound(err) {
+				return global, nil
+			}
+			return "", fmt.Errorf("reading namespace %s: %w", namespace, err)
+		}
+		return policy.ModeFor(global, ns.Labels), nil
+	}
 }

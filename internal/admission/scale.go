@@ -1,4 +1,4 @@
-package validate
+package admission
 
 import (
 	"context"
@@ -9,8 +9,10 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
-	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+	cradmission "sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 )
+
+var scaleKind = autoscalingv1.SchemeGroupVersion.WithKind("Scale")
 
 // DeploymentGetter reads the Deployment behind a scale request.
 type DeploymentGetter func(ctx context.Context, namespace, name string) (*appsv1.Deployment, error)
@@ -22,26 +24,26 @@ type ScaleHandler struct {
 	Get         DeploymentGetter
 }
 
-func (h *ScaleHandler) Handle(ctx context.Context, req admission.Request) admission.Response {
+func (h *ScaleHandler) Handle(ctx context.Context, req cradmission.Request) cradmission.Response {
 	if req.Operation != admissionv1.Update {
-		return admission.Allowed("")
+		return cradmission.Allowed("")
 	}
 	if req.Kind.Kind != "Scale" || req.SubResource != "scale" {
-		return admission.Errored(http.StatusBadRequest, fmt.Errorf("expected a deployments/scale request, got %s %s", req.Kind.String(), req.SubResource))
+		return cradmission.Errored(http.StatusBadRequest, fmt.Errorf("expected a deployments/scale request, got %s %s", req.Kind.String(), req.SubResource))
 	}
 	scale, oldScale := &autoscalingv1.Scale{}, &autoscalingv1.Scale{}
-	if err := h.Deployments.Decoder.DecodeRaw(req.Object, scale); err != nil {
-		return admission.Errored(http.StatusBadRequest, err)
+	if err := decode(req.Object.Raw, scale, scaleKind); err != nil {
+		return cradmission.Errored(http.StatusBadRequest, err)
 	}
-	if err := h.Deployments.Decoder.DecodeRaw(req.OldObject, oldScale); err != nil {
-		return admission.Errored(http.StatusBadRequest, err)
+	if err := decode(req.OldObject.Raw, oldScale, scaleKind); err != nil {
+		return cradmission.Errored(http.StatusBadRequest, err)
 	}
 	current, err := h.Get(ctx, req.Namespace, req.Name)
 	if err == nil && current == nil {
 		err = errors.New("not found")
 	}
 	if err != nil {
-		return admission.Errored(http.StatusServiceUnavailable, fmt.Errorf("reading deployment %s/%s: %w", req.Namespace, req.Name, err))
+		return cradmission.Errored(http.StatusServiceUnavailable, fmt.Errorf("reading deployment %s/%s: %w", req.Namespace, req.Name, err))
 	}
 	old, d := current.DeepCopy(), current.DeepCopy()
 	old.Spec.Replicas = &oldScale.Spec.Replicas

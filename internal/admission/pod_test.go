@@ -1,4 +1,4 @@
-package mutate
+package admission
 
 import (
 	"bytes"
@@ -20,22 +20,23 @@ import (
 	jsonpatch "github.com/evanphx/json-patch/v5"
 	"github.com/google/go-cmp/cmp"
 	admissionv1 "k8s.io/api/admission/v1"
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+	cradmission "sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
+	"github.com/ha-webhook/ha-webhook/internal/mutate"
 	"github.com/ha-webhook/ha-webhook/internal/names"
+	"github.com/ha-webhook/ha-webhook/internal/policy"
+	"github.com/ha-webhook/ha-webhook/internal/text"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
-// countingRecorder is a Recorder that counts mutations by field and mode.
-type countingRecorder struct {
+// mutationCounter is a Recorder that counts mutations by field and mode.
+type mutationCounter struct {
 	mu     sync.Mutex
 	counts map[string]int
 }
 
-func (r *countingRecorder) Mutated(field string, mode names.Mode) {
+func (r *mutationCounter) Mutated(field string, mode policy.Mode) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.counts == nil {
@@ -44,7 +45,7 @@ func (r *countingRecorder) Mutated(field string, mode names.Mode) {
 	r.counts[field+"/"+string(mode)]++
 }
 
-func (r *countingRecorder) snapshot() map[string]int {
+func (r *mutationCounter) snapshot() map[string]int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	out := map[string]int{}
@@ -54,27 +55,18 @@ func (r *countingRecorder) snapshot() map[string]int {
 	return out
 }
 
-func testScheme(t testing.TB) *runtime.Scheme {
-	t.Helper()
-	s := runtime.NewScheme()
-	if err := corev1.AddToScheme(s); err != nil {
-		t.Fatal(err)
-	}
-	return s
+func fixedMode(m policy.Mode) ModeLookup {
+	return func(context.Context, string) (policy.Mode, error) { return m, nil }
 }
 
-func fixedMode(m names.Mode) names.ModeLookup {
-	return func(context.Context, string) (names.Mode, error) { return m, nil }
-}
-
-func newTestHandler(t testing.TB, opts Options, mode names.ModeLookup) (*Handler, *countingRecorder) {
+func newTestHandler(t testing.TB, opts mutate.Options, mode ModeLookup) (*PodHandler, *mutationCounter) {
 	t.Helper()
-	rec := &countingRecorder{}
-	return NewHandler(testScheme(t), func() Options { return opts }, mode, rec), rec
+	rec := &mutationCounter{}
+	return NewPodHandler(func() mutate.Options { return opts }, mode, rec), rec
 }
 
 // podRequest builds the admission request the API server would send, from its JSON form, around raw.
-func podRequest(t testing.TB, op admissionv1.Operation, kind, subResource string, raw []byte) admission.Request {
+func podRequest(t testing.TB, op admissionv1.Operation, kind, subResource string, raw []byte) cradmission.Request {
 	t.Helper()
 	object := "null"
 	if raw != nil {
@@ -92,17 +84,18 @@ func podRequest(t testing.TB, op admissionv1.Operation, kind, subResource string
 		"object": %s,
 		"dryRun": false
 	}`, kind, subResource, kind, op, object)
-	var req admission.Request
+	var req cradmission.Request
 	if err := json.Unmarshal([]byte(review), &req.AdmissionRequest); err != nil {
 		t.Fatalf("building the request: %v", err)
 	}
 	return req
 }
 
-// handle runs h and completes the response as the webhook server does, so that resp.Patch holds the JSON patch.
-func handle(t testing.TB, h *Handler, req admission.Request) admission.Response {
+// handle runs h, completes the response and bounds it as the webhook server does, so that resp.Patch holds the JSON
+// patch and the warnings are those the API server receives.
+func handle(t testing.TB, h *PodHandler, req cradmission.Request) cradmission.Response {
 	t.Helper()
-	resp := h.Handle(context.Background(), req)
+	resp := Bound(h.Handle(context.Background(), req))
 	if err := resp.Complete(req); err != nil {
 		t.Fatalf("completing the response: %v", err)
 	}
@@ -207,7 +200,7 @@ func golden(t *testing.T, path string, got []byte) {
 }
 
 var handlerCases = map[string]struct {
-	opts func(*Options)
+	opts func(*mutate.Options)
 	// wantNoPatch: the pod is skipped or needs nothing.
 	wantNoPatch bool
 	// wantCounts is what the Recorder sees, by "field/mode".
@@ -220,7 +213,7 @@ var handlerCases = map[string]struct {
 		wantCounts: map[string]int{"readinessProbe/enforce": 1, "preStop/enforce": 1, "terminationGracePeriodSeconds/enforce": 1},
 	},
 	"overrides-exec": {
-		opts:       func(o *Options) { o.PreStopMode = PreStopExec },
+		opts:       func(o *mutate.Options) { o.PreStopMode = mutate.PreStopExec },
 		wantCounts: map[string]int{"readinessProbe/enforce": 1, "preStop/enforce": 2, "terminationGracePeriodSeconds/enforce": 1},
 	},
 	"reinvocation": {
@@ -242,8 +235,8 @@ func TestHandlerGolden(t *testing.T) {
 			if tc.opts != nil {
 				tc.opts(&opts)
 			}
-			h, rec := newTestHandler(t, opts, fixedMode(names.ModeEnforce))
-			raw := readFile(t, filepath.Join("testdata", "handler", name+".pod.json"))
+			h, rec := newTestHandler(t, opts, fixedMode(policy.ModeEnforce))
+			raw := readFile(t, filepath.Join("testdata", "pod", name+".pod.json"))
 
 			resp := handle(t, h, podRequest(t, admissionv1.Create, "Pod", "", raw))
 			if !resp.Allowed {
@@ -260,7 +253,7 @@ func TestHandlerGolden(t *testing.T) {
 			}{ops, resp.Warnings}); err != nil {
 				t.Fatal(err)
 			}
-			golden(t, filepath.Join("testdata", "handler", name+".golden.json"), out.Bytes())
+			golden(t, filepath.Join("testdata", "pod", name+".golden.json"), out.Bytes())
 
 			if tc.wantNoPatch != (len(ops) == 0) {
 				t.Errorf("patch has %d ops, want no patch: %v", len(ops), tc.wantNoPatch)
@@ -270,7 +263,7 @@ func TestHandlerGolden(t *testing.T) {
 			}
 			checkPatch(t, ops)
 			for _, w := range resp.Warnings {
-				if n := utf8.RuneCountInString(w); n > maxWarningLength {
+				if n := utf8.RuneCountInString(w); n > text.MaxWarningLength {
 					t.Errorf("warning of %d characters: %q", n, w)
 				}
 			}
@@ -343,8 +336,8 @@ func checkOnlyOwnedChanged(t testing.TB, before, after []byte) {
 // TestHandlerKeepsUnknownFields spells out what checkOnlyOwnedChanged covers for the pod written with fields
 // newer than k8s.io/api v0.37 and quantities in non-canonical form.
 func TestHandlerKeepsUnknownFields(t *testing.T) {
-	h, _ := newTestHandler(t, testOptions(), fixedMode(names.ModeEnforce))
-	raw := readFile(t, filepath.Join("testdata", "handler", "unknown-fields.pod.json"))
+	h, _ := newTestHandler(t, testOptions(), fixedMode(policy.ModeEnforce))
+	raw := readFile(t, filepath.Join("testdata", "pod", "unknown-fields.pod.json"))
 	resp := handle(t, h, podRequest(t, admissionv1.Create, "Pod", "", raw))
 	if len(resp.Patch) == 0 {
 		t.Fatal("no patch: the case must mutate the pod")
@@ -393,7 +386,7 @@ func compact(t testing.TB, b []byte) []byte {
 func TestHandlerAudit(t *testing.T) {
 	tests := map[string]struct {
 		file         string
-		opts         func(*Options)
+		opts         func(*mutate.Options)
 		wantWarnings []string
 		wantCounts   map[string]int
 	}{
@@ -420,9 +413,9 @@ func TestHandlerAudit(t *testing.T) {
 		},
 		"auto without native sleep": {
 			file: "basic",
-			opts: func(o *Options) { o.PreStopMode, o.NativeSleepSupported = PreStopAuto, false },
+			opts: func(o *mutate.Options) { o.PreStopMode, o.NativeSleepSupported = mutate.PreStopAuto, false },
 			wantWarnings: []string{
-				unsupportedSleepWarning,
+				mutate.UnsupportedSleepWarning,
 				`ha-webhook audit: would inject readinessProbe into container "app"`,
 			},
 			wantCounts: map[string]int{"readinessProbe/audit": 1},
@@ -435,8 +428,8 @@ func TestHandlerAudit(t *testing.T) {
 			if tc.opts != nil {
 				tc.opts(&opts)
 			}
-			h, rec := newTestHandler(t, opts, fixedMode(names.ModeAudit))
-			raw := readFile(t, filepath.Join("testdata", "handler", tc.file+".pod.json"))
+			h, rec := newTestHandler(t, opts, fixedMode(policy.ModeAudit))
+			raw := readFile(t, filepath.Join("testdata", "pod", tc.file+".pod.json"))
 			resp := handle(t, h, podRequest(t, admissionv1.Create, "Pod", "", raw))
 			if !resp.Allowed || resp.Result.Code != http.StatusOK {
 				t.Errorf("allowed=%v code=%d, want allowed with 200", resp.Allowed, resp.Result.Code)
@@ -491,7 +484,7 @@ func TestHandlerAuditWarningsBounded(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			h, _ := newTestHandler(t, testOptions(), fixedMode(names.ModeAudit))
+			h, _ := newTestHandler(t, testOptions(), fixedMode(policy.ModeAudit))
 			resp := handle(t, h, podRequest(t, admissionv1.Create, "Pod", "", raw))
 			if got := len(resp.Warnings); got != tc.wantWarnings {
 				t.Errorf("got %d warnings, want %d: %q", got, tc.wantWarnings, resp.Warnings)
@@ -514,14 +507,14 @@ func TestHandlerAuditWarningsBounded(t *testing.T) {
 }
 
 func TestHandlerRequests(t *testing.T) {
-	basic := readFile(t, filepath.Join("testdata", "handler", "basic.pod.json"))
+	basic := readFile(t, filepath.Join("testdata", "pod", "basic.pod.json"))
 	lookupErr := errors.New("namespace cache not synced")
 	tests := map[string]struct {
 		op          admissionv1.Operation
 		kind        string
 		subResource string
 		raw         []byte
-		mode        names.ModeLookup
+		mode        ModeLookup
 		wantAllowed bool
 		wantCode    int32
 		wantMessage string
@@ -541,22 +534,22 @@ func TestHandlerRequests(t *testing.T) {
 		"not JSON":  {op: admissionv1.Create, kind: "Pod", raw: []byte(`"x"`), wantCode: 400},
 		"mode lookup error fails the request": {
 			op: admissionv1.Create, kind: "Pod", raw: basic,
-			mode:     func(context.Context, string) (names.Mode, error) { return "", lookupErr },
+			mode:     func(context.Context, string) (policy.Mode, error) { return "", lookupErr },
 			wantCode: http.StatusServiceUnavailable, wantMessage: lookupErr.Error(),
 		},
 		"skipped pod": {
-			op: admissionv1.Create, kind: "Pod", raw: readFile(t, filepath.Join("testdata", "handler", "job.pod.json")),
+			op: admissionv1.Create, kind: "Pod", raw: readFile(t, filepath.Join("testdata", "pod", "job.pod.json")),
 			wantAllowed: true, wantCode: 200, wantMessage: "skipped: restartPolicy OnFailure", skipped: true,
 		},
 		// The mode is looked up only for pods the webhook acts on: a skipped pod never fails on a cold cache.
 		"skipped pod with a failing mode lookup is allowed": {
-			op: admissionv1.Create, kind: "Pod", raw: readFile(t, filepath.Join("testdata", "handler", "job.pod.json")),
-			mode:        func(context.Context, string) (names.Mode, error) { return "", lookupErr },
+			op: admissionv1.Create, kind: "Pod", raw: readFile(t, filepath.Join("testdata", "pod", "job.pod.json")),
+			mode:        func(context.Context, string) (policy.Mode, error) { return "", lookupErr },
 			wantAllowed: true, wantCode: 200, wantMessage: "skipped: restartPolicy OnFailure", skipped: true,
 		},
 		"skip-mutation annotation with a failing mode lookup is allowed": {
 			op: admissionv1.Create, kind: "Pod", raw: mustJSON(t, withAnnotations(webPod(), names.AnnotationSkipMutation, "true")),
-			mode:        func(context.Context, string) (names.Mode, error) { return "", lookupErr },
+			mode:        func(context.Context, string) (policy.Mode, error) { return "", lookupErr },
 			wantAllowed: true, wantCode: 200, wantMessage: "skipped: " + names.AnnotationSkipMutation, skipped: true,
 		},
 	}
@@ -565,9 +558,9 @@ func TestHandlerRequests(t *testing.T) {
 			calls := 0
 			mode := tc.mode
 			if mode == nil {
-				mode = fixedMode(names.ModeEnforce)
+				mode = fixedMode(policy.ModeEnforce)
 			}
-			h, rec := newTestHandler(t, testOptions(), func(ctx context.Context, ns string) (names.Mode, error) {
+			h, rec := newTestHandler(t, testOptions(), func(ctx context.Context, ns string) (policy.Mode, error) {
 				calls++
 				return mode(ctx, ns)
 			})
@@ -606,9 +599,9 @@ func TestHandlerNamespace(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			var got []string
-			h, _ := newTestHandler(t, testOptions(), func(_ context.Context, ns string) (names.Mode, error) {
+			h, _ := newTestHandler(t, testOptions(), func(_ context.Context, ns string) (policy.Mode, error) {
 				got = append(got, ns)
-				return names.ModeEnforce, nil
+				return policy.ModeEnforce, nil
 			})
 			pod := webPod()
 			pod.Namespace = tc.podNamespace
@@ -628,9 +621,9 @@ func TestHandlerNamespace(t *testing.T) {
 
 // TestHandlerOptionsPerRequest: the options func is read per request, so that auto detection can change.
 func TestHandlerOptionsPerRequest(t *testing.T) {
-	opts := DefaultOptions()
-	h := NewHandler(testScheme(t), func() Options { return opts }, fixedMode(names.ModeEnforce), &countingRecorder{})
-	raw := readFile(t, filepath.Join("testdata", "handler", "basic.pod.json"))
+	opts := mutate.DefaultOptions()
+	h := NewPodHandler(func() mutate.Options { return opts }, fixedMode(policy.ModeEnforce), &mutationCounter{})
+	raw := readFile(t, filepath.Join("testdata", "pod", "basic.pod.json"))
 
 	opts.NativeSleepSupported = false
 	first := handle(t, h, podRequest(t, admissionv1.Create, "Pod", "", raw))
@@ -647,23 +640,23 @@ func TestHandlerOptionsPerRequest(t *testing.T) {
 
 func TestAuditWarning(t *testing.T) {
 	tests := map[string]struct {
-		in   Injection
+		in   mutate.Injection
 		want string
 	}{
 		"container field": {
-			in:   Injection{Container: "app", Field: FieldReadinessProbe},
+			in:   mutate.Injection{Container: "app", Field: mutate.FieldReadinessProbe},
 			want: `ha-webhook audit: would inject readinessProbe into container "app"`,
 		},
 		"grace period": {
-			in:   Injection{Field: FieldGracePeriod, Value: int64(45)},
+			in:   mutate.Injection{Field: mutate.FieldGracePeriod, Value: int64(45)},
 			want: "ha-webhook audit: would set terminationGracePeriodSeconds to 45",
 		},
 		"container without a name never prints the value": {
-			in:   Injection{Field: FieldReadinessProbe, Value: tcpProbe(port8080)},
+			in:   mutate.Injection{Field: mutate.FieldReadinessProbe, Value: tcpProbe(port8080)},
 			want: `ha-webhook audit: would inject readinessProbe into container ""`,
 		},
 		"long name quoted and cut": {
-			in:   Injection{Container: strings.Repeat("x", 63), Field: FieldPreStop},
+			in:   mutate.Injection{Container: strings.Repeat("x", 63), Field: mutate.FieldPreStop},
 			want: `ha-webhook audit: would inject preStop into container "` + strings.Repeat("x", 40) + `"…`,
 		},
 	}

@@ -1,4 +1,4 @@
-package validate
+package admission
 
 import (
 	"context"
@@ -18,20 +18,22 @@ import (
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	policyv1 "k8s.io/api/policy/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+	cradmission "sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/ha-webhook/ha-webhook/internal/names"
+	"github.com/ha-webhook/ha-webhook/internal/policy"
+	"github.com/ha-webhook/ha-webhook/internal/text"
+	"github.com/ha-webhook/ha-webhook/internal/validate"
 )
 
-// countingRecorder counts violations by "rule/mode" and exemptions.
-type countingRecorder struct {
+// violationCounter counts violations by "rule/mode" and exemptions.
+type violationCounter struct {
 	mu         sync.Mutex
 	violations map[string]int
 	exempted   int
 }
 
-func (r *countingRecorder) Violation(rule string, mode names.Mode) {
+func (r *violationCounter) Violation(rule string, mode policy.Mode) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.violations == nil {
@@ -40,33 +42,18 @@ func (r *countingRecorder) Violation(rule string, mode names.Mode) {
 	r.violations[rule+"/"+string(mode)]++
 }
 
-func (r *countingRecorder) Exempted() {
+func (r *violationCounter) Exempted() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.exempted++
 }
 
-func testScheme(t testing.TB) *runtime.Scheme {
-	t.Helper()
-	s := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{appsv1.AddToScheme, autoscalingv1.AddToScheme} {
-		if err := add(s); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return s
-}
-
-func fixedMode(m names.Mode) names.ModeLookup {
-	return func(context.Context, string) (names.Mode, error) { return m, nil }
-}
-
-func fixedCluster(c Cluster) ClusterLookup {
-	return func(context.Context, string) (Cluster, error) { return c, nil }
+func fixedCluster(c validate.Cluster) ClusterLookup {
+	return func(context.Context, string) (validate.Cluster, error) { return c, nil }
 }
 
 // request builds the admission request the API server would send, from its JSON form.
-func request(t testing.TB, op admissionv1.Operation, group, kind, resource, subResource, name string, object, oldObject any) admission.Request {
+func request(t testing.TB, op admissionv1.Operation, group, kind, resource, subResource, name string, object, oldObject any) cradmission.Request {
 	t.Helper()
 	encode := func(o any) string {
 		switch o := o.(type) {
@@ -94,14 +81,14 @@ func request(t testing.TB, op admissionv1.Operation, group, kind, resource, subR
 		"object": %s,
 		"oldObject": %s
 	}`, group, kind, resource, subResource, name, op, encode(object), encode(oldObject))
-	var req admission.Request
+	var req cradmission.Request
 	if err := json.Unmarshal([]byte(review), &req.AdmissionRequest); err != nil {
 		t.Fatalf("building the request: %v\n%s", err, review)
 	}
 	return req
 }
 
-func deploymentRequest(t testing.TB, op admissionv1.Operation, d, old any) admission.Request {
+func deploymentRequest(t testing.TB, op admissionv1.Operation, d, old any) cradmission.Request {
 	return request(t, op, "apps", "Deployment", "deployments", "", "web", d, old)
 }
 
@@ -111,7 +98,7 @@ func scale(n int32) *autoscalingv1.Scale {
 	return s
 }
 
-func scaleRequest(t testing.TB, op admissionv1.Operation, to, from *autoscalingv1.Scale) admission.Request {
+func scaleRequest(t testing.TB, op admissionv1.Operation, to, from *autoscalingv1.Scale) cradmission.Request {
 	var newObj, oldObj any
 	if to != nil {
 		newObj = to
@@ -122,7 +109,7 @@ func scaleRequest(t testing.TB, op admissionv1.Operation, to, from *autoscalingv
 	return request(t, op, "autoscaling", "Scale", "deployments", "scale", "web", newObj, oldObj)
 }
 
-func complete(t testing.TB, req admission.Request, resp admission.Response) admission.Response {
+func complete(t testing.TB, req cradmission.Request, resp cradmission.Response) cradmission.Response {
 	t.Helper()
 	if err := resp.Complete(req); err != nil {
 		t.Fatalf("completing the response: %v", err)
@@ -136,11 +123,11 @@ func TestDeploymentHandler(t *testing.T) {
 	exempt := with(deploy("web", replicas(1)), func(d *appsv1.Deployment) {
 		d.Annotations = map[string]string{names.AnnotationExempt: "INC-7 singleton"}
 	})
-	withPDB := Cluster{PDBs: []*policyv1.PodDisruptionBudget{maxUnavailable("web", "1")}}
+	withPDB := validate.Cluster{PDBs: []*policyv1.PodDisruptionBudget{maxUnavailable("web", "1")}}
 	tests := map[string]struct {
-		req          admission.Request
-		mode         names.Mode
-		cluster      Cluster
+		req          cradmission.Request
+		mode         policy.Mode
+		cluster      validate.Cluster
 		lookupErr    error
 		modeErr      error
 		wantAllowed  bool
@@ -153,11 +140,11 @@ func TestDeploymentHandler(t *testing.T) {
 		wantExempted int
 	}{
 		"compliant create": {
-			req: deploymentRequest(t, admissionv1.Create, compliant, nil), mode: names.ModeEnforce, cluster: withPDB,
+			req: deploymentRequest(t, admissionv1.Create, compliant, nil), mode: policy.ModeEnforce, cluster: withPDB,
 			wantAllowed: true, wantCode: 200, wantAudit: map[string]string{"mode": "enforce"},
 		},
 		"enforce denies": {
-			req: deploymentRequest(t, admissionv1.Create, lonely, nil), mode: names.ModeEnforce,
+			req: deploymentRequest(t, admissionv1.Create, lonely, nil), mode: policy.ModeEnforce,
 			wantCode: http.StatusForbidden,
 			wantMessage: []string{
 				"Deployment shop/web would lose traffic during node drains and rollouts:",
@@ -168,14 +155,14 @@ func TestDeploymentHandler(t *testing.T) {
 			wantCounts: map[string]int{"min-replicas/enforce": 1, "pdb-missing/enforce": 1},
 		},
 		"audit allows with one warning per violation": {
-			req: deploymentRequest(t, admissionv1.Create, lonely, nil), mode: names.ModeAudit,
+			req: deploymentRequest(t, admissionv1.Create, lonely, nil), mode: policy.ModeAudit,
 			wantAllowed: true, wantCode: 200,
 			wantWarnings: []string{"ha-webhook audit: min-replicas: ", "ha-webhook audit: pdb-missing: "},
 			wantAudit:    map[string]string{"mode": "audit", "violations": "min-replicas,pdb-missing"},
 			wantCounts:   map[string]int{"min-replicas/audit": 1, "pdb-missing/audit": 1},
 		},
 		"exempt": {
-			req: deploymentRequest(t, admissionv1.Create, exempt, nil), mode: names.ModeEnforce,
+			req: deploymentRequest(t, admissionv1.Create, exempt, nil), mode: policy.ModeEnforce,
 			wantAllowed: true, wantCode: 200,
 			wantWarnings: []string{`ha-webhook: exempt from validation: ha-webhook.io/exempt="INC-7 singleton"`, "ha-webhook: min-replicas: ", "ha-webhook: pdb-missing: "},
 			wantAudit:    map[string]string{"mode": "enforce", "exempt": "INC-7 singleton"},
@@ -185,30 +172,30 @@ func TestDeploymentHandler(t *testing.T) {
 			req: deploymentRequest(t, admissionv1.Update,
 				with(deploy("web", replicas(1)), func(d *appsv1.Deployment) { d.Spec.Template.Spec.Containers[0].Image = "registry.example/web:2" }),
 				deploy("web", replicas(1))),
-			mode: names.ModeEnforce, wantAllowed: true, wantCode: 200,
+			mode: policy.ModeEnforce, wantAllowed: true, wantCode: 200,
 			wantWarnings: []string{"ha-webhook pre-existing: min-replicas: ", "ha-webhook pre-existing: pdb-missing: "},
 			wantAudit:    map[string]string{"mode": "enforce"},
 		},
 		"update lowering replicas is denied": {
 			req:  deploymentRequest(t, admissionv1.Update, deploy("web", replicas(1)), compliant),
-			mode: names.ModeEnforce, cluster: withPDB,
+			mode: policy.ModeEnforce, cluster: withPDB,
 			wantCode: http.StatusForbidden, wantContains: "min-replicas",
 			wantAudit:  map[string]string{"mode": "enforce", "violations": "min-replicas"},
 			wantCounts: map[string]int{"min-replicas/enforce": 1},
 		},
 		"update lowering replicas with a blocking PDB: both rules deny": {
 			req:  deploymentRequest(t, admissionv1.Update, deploy("web", replicas(1)), compliant),
-			mode: names.ModeEnforce, cluster: Cluster{PDBs: []*policyv1.PodDisruptionBudget{maxUnavailable("web", "0")}},
+			mode: policy.ModeEnforce, cluster: validate.Cluster{PDBs: []*policyv1.PodDisruptionBudget{maxUnavailable("web", "0")}},
 			wantCode: http.StatusForbidden, wantContains: "allows 0 evictions at 2 replicas",
 			wantAudit:  map[string]string{"mode": "enforce", "violations": "min-replicas,pdb-blocks-drain"},
 			wantCounts: map[string]int{"min-replicas/enforce": 1, "pdb-blocks-drain/enforce": 1},
 		},
 		"delete passes": {
-			req: deploymentRequest(t, admissionv1.Delete, nil, compliant), mode: names.ModeEnforce,
+			req: deploymentRequest(t, admissionv1.Delete, nil, compliant), mode: policy.ModeEnforce,
 			wantAllowed: true, wantCode: 200,
 		},
 		"lookup error fails the request": {
-			req: deploymentRequest(t, admissionv1.Create, lonely, nil), mode: names.ModeEnforce,
+			req: deploymentRequest(t, admissionv1.Create, lonely, nil), mode: policy.ModeEnforce,
 			lookupErr: errors.New("PodDisruptionBudget cache not synced"),
 			wantCode:  http.StatusServiceUnavailable, wantContains: "PodDisruptionBudget cache not synced",
 		},
@@ -239,14 +226,14 @@ func TestDeploymentHandler(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			rec := &countingRecorder{}
+			rec := &violationCounter{}
 			var lookedUp []string
-			h := NewDeploymentHandler(testScheme(t), DefaultOptions(),
-				func(context.Context, string) (names.Mode, error) { return tc.mode, tc.modeErr },
-				func(ctx context.Context, ns string) (Cluster, error) {
+			h := NewDeploymentHandler(validate.DefaultOptions(),
+				func(context.Context, string) (policy.Mode, error) { return tc.mode, tc.modeErr },
+				func(ctx context.Context, ns string) (validate.Cluster, error) {
 					lookedUp = append(lookedUp, ns)
-					if deadline, ok := ctx.Deadline(); !ok || time.Until(deadline) > lookupTimeout {
-						t.Errorf("lookup without a deadline of at most %v", lookupTimeout)
+					if deadline, ok := ctx.Deadline(); !ok || time.Until(deadline) > LookupTimeout {
+						t.Errorf("lookup without a deadline of at most %v", LookupTimeout)
 					}
 					return tc.cluster, tc.lookupErr
 				}, rec)
@@ -272,7 +259,7 @@ func TestDeploymentHandler(t *testing.T) {
 				}
 			}
 			for _, w := range resp.Warnings {
-				if n := utf8.RuneCountInString(w); n > MaxWarningLength {
+				if n := utf8.RuneCountInString(w); n > text.MaxWarningLength {
 					t.Errorf("warning of %d characters: %q", n, w)
 				}
 			}
@@ -298,13 +285,13 @@ func TestDeploymentHandlerNamespace(t *testing.T) {
 	d := deploy("web", replicas(1))
 	d.Namespace = ""
 	var got []string
-	h := NewDeploymentHandler(testScheme(t), DefaultOptions(), func(_ context.Context, ns string) (names.Mode, error) {
+	h := NewDeploymentHandler(validate.DefaultOptions(), func(_ context.Context, ns string) (policy.Mode, error) {
 		got = append(got, "mode:"+ns)
-		return names.ModeEnforce, nil
-	}, func(_ context.Context, ns string) (Cluster, error) {
+		return policy.ModeEnforce, nil
+	}, func(_ context.Context, ns string) (validate.Cluster, error) {
 		got = append(got, "cluster:"+ns)
-		return Cluster{}, nil
-	}, &countingRecorder{})
+		return validate.Cluster{}, nil
+	}, &violationCounter{})
 	req := deploymentRequest(t, admissionv1.Create, d, nil)
 	resp := h.Handle(context.Background(), req)
 	if diff := cmp.Diff([]string{"mode:shop", "cluster:shop"}, got); diff != "" {
@@ -316,12 +303,12 @@ func TestDeploymentHandlerNamespace(t *testing.T) {
 }
 
 func TestScaleHandler(t *testing.T) {
-	withPDB := Cluster{PDBs: []*policyv1.PodDisruptionBudget{maxUnavailable("web", "1")}}
-	withHPA := Cluster{PDBs: withPDB.PDBs, HPAs: []*autoscalingv2.HorizontalPodAutoscaler{webHPA(replicas(3))}}
+	withPDB := validate.Cluster{PDBs: []*policyv1.PodDisruptionBudget{maxUnavailable("web", "1")}}
+	withHPA := validate.Cluster{PDBs: withPDB.PDBs, HPAs: []*autoscalingv2.HorizontalPodAutoscaler{webHPA(replicas(3))}}
 	tests := map[string]struct {
-		req          admission.Request
-		mode         names.Mode
-		cluster      Cluster
+		req          cradmission.Request
+		mode         policy.Mode
+		cluster      validate.Cluster
 		current      *appsv1.Deployment
 		getErr       error
 		wantAllowed  bool
@@ -330,42 +317,42 @@ func TestScaleHandler(t *testing.T) {
 		wantWarnings int
 	}{
 		"scale to 1 on a compliant Deployment is denied": {
-			req: scaleRequest(t, admissionv1.Update, scale(1), scale(3)), mode: names.ModeEnforce, cluster: withPDB,
+			req: scaleRequest(t, admissionv1.Update, scale(1), scale(3)), mode: policy.ModeEnforce, cluster: withPDB,
 			current: deploy("web", replicas(3)), wantCode: http.StatusForbidden,
 			wantContains: []string{"Deployment shop/web", "spec.replicas: Invalid value: 1: min-replicas: 1 replica(s), below 2"},
 		},
 		"scale to 1 with a blocking PDB: the budget is judged at min-replicas": {
-			req: scaleRequest(t, admissionv1.Update, scale(1), scale(3)), mode: names.ModeEnforce,
-			cluster: Cluster{PDBs: []*policyv1.PodDisruptionBudget{minAvailable("web", "2")}},
+			req: scaleRequest(t, admissionv1.Update, scale(1), scale(3)), mode: policy.ModeEnforce,
+			cluster: validate.Cluster{PDBs: []*policyv1.PodDisruptionBudget{minAvailable("web", "2")}},
 			current: deploy("web", replicas(3)), wantCode: http.StatusForbidden,
 			wantContains: []string{"min-replicas", "pdb-blocks-drain: PDB web (minAvailable 2) allows 0 evictions at 2 replicas"},
 		},
 		"scale to 1 in audit mode warns": {
-			req: scaleRequest(t, admissionv1.Update, scale(1), scale(3)), mode: names.ModeAudit, cluster: withPDB,
+			req: scaleRequest(t, admissionv1.Update, scale(1), scale(3)), mode: policy.ModeAudit, cluster: withPDB,
 			current: deploy("web", replicas(3)), wantAllowed: true, wantCode: 200, wantWarnings: 1,
 		},
 		"scale up passes": {
-			req: scaleRequest(t, admissionv1.Update, scale(5), scale(3)), mode: names.ModeEnforce, cluster: withPDB,
+			req: scaleRequest(t, admissionv1.Update, scale(5), scale(3)), mode: policy.ModeEnforce, cluster: withPDB,
 			current: deploy("web", replicas(3)), wantAllowed: true, wantCode: 200,
 		},
 		"scale to 0 passes": {
-			req: scaleRequest(t, admissionv1.Update, scale(0), scale(3)), mode: names.ModeEnforce, cluster: withPDB,
+			req: scaleRequest(t, admissionv1.Update, scale(0), scale(3)), mode: policy.ModeEnforce, cluster: withPDB,
 			current: deploy("web", replicas(3)), wantAllowed: true, wantCode: 200,
 		},
 		"scale with an HPA uses the HPA minimum": {
-			req: scaleRequest(t, admissionv1.Update, scale(1), scale(3)), mode: names.ModeEnforce, cluster: withHPA,
+			req: scaleRequest(t, admissionv1.Update, scale(1), scale(3)), mode: policy.ModeEnforce, cluster: withHPA,
 			current: deploy("web", replicas(3)), wantAllowed: true, wantCode: 200,
 		},
 		"scale of a Deployment already at 1 replica: pre-existing": {
-			req: scaleRequest(t, admissionv1.Update, scale(1), scale(1)), mode: names.ModeEnforce,
+			req: scaleRequest(t, admissionv1.Update, scale(1), scale(1)), mode: policy.ModeEnforce,
 			current: deploy("web", replicas(1)), wantAllowed: true, wantCode: 200, wantWarnings: 2,
 		},
 		"scale from 0 to 1 is denied": {
-			req: scaleRequest(t, admissionv1.Update, scale(1), scale(0)), mode: names.ModeEnforce, cluster: withPDB,
+			req: scaleRequest(t, admissionv1.Update, scale(1), scale(0)), mode: policy.ModeEnforce, cluster: withPDB,
 			current: deploy("web", replicas(0)), wantCode: http.StatusForbidden, wantContains: []string{"min-replicas"},
 		},
 		"not an update": {
-			req: scaleRequest(t, admissionv1.Create, scale(1), nil), mode: names.ModeEnforce,
+			req: scaleRequest(t, admissionv1.Create, scale(1), nil), mode: policy.ModeEnforce,
 			wantAllowed: true, wantCode: 200,
 		},
 		"wrong kind": {
@@ -381,12 +368,12 @@ func TestScaleHandler(t *testing.T) {
 			wantCode: http.StatusBadRequest,
 		},
 		"reading the Deployment fails": {
-			req: scaleRequest(t, admissionv1.Update, scale(1), scale(3)), mode: names.ModeEnforce,
+			req: scaleRequest(t, admissionv1.Update, scale(1), scale(3)), mode: policy.ModeEnforce,
 			getErr: errors.New("connection refused"), wantCode: http.StatusServiceUnavailable,
 			wantContains: []string{"reading deployment shop/web: connection refused"},
 		},
 		"the getter returns nothing": {
-			req: scaleRequest(t, admissionv1.Update, scale(1), scale(3)), mode: names.ModeEnforce,
+			req: scaleRequest(t, admissionv1.Update, scale(1), scale(3)), mode: policy.ModeEnforce,
 			wantCode: http.StatusServiceUnavailable, wantContains: []string{"reading deployment shop/web: not found"},
 		},
 	}
@@ -394,7 +381,7 @@ func TestScaleHandler(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			var gets []string
 			h := &ScaleHandler{
-				Deployments: NewDeploymentHandler(testScheme(t), DefaultOptions(), fixedMode(tc.mode), fixedCluster(tc.cluster), &countingRecorder{}),
+				Deployments: NewDeploymentHandler(validate.DefaultOptions(), fixedMode(tc.mode), fixedCluster(tc.cluster), &violationCounter{}),
 				Get: func(_ context.Context, ns, name string) (*appsv1.Deployment, error) {
 					gets = append(gets, ns+"/"+name)
 					if tc.current == nil {
@@ -427,25 +414,25 @@ func TestScaleHandler(t *testing.T) {
 func TestDeploymentHandlerConfirmsDenialsLive(t *testing.T) {
 	withPDB := pdbs(maxUnavailable("web", "1"))
 	tests := map[string]struct {
-		mode        names.Mode
-		cached      Cluster
-		live        Cluster
+		mode        policy.Mode
+		cached      validate.Cluster
+		live        validate.Cluster
 		liveErr     error
 		wantAllowed bool
 		wantLive    int
 	}{
-		"cache lags, live read has the PDB": {mode: names.ModeEnforce, cached: Cluster{}, live: withPDB, wantAllowed: true, wantLive: 1},
-		"both lack it":                      {mode: names.ModeEnforce, cached: Cluster{}, live: Cluster{}, wantAllowed: false, wantLive: 1},
-		"live read fails: the cached denial stands": {mode: names.ModeEnforce, cached: Cluster{}, liveErr: errors.New("boom"),
+		"cache lags, live read has the PDB": {mode: policy.ModeEnforce, cached: validate.Cluster{}, live: withPDB, wantAllowed: true, wantLive: 1},
+		"both lack it":                      {mode: policy.ModeEnforce, cached: validate.Cluster{}, live: validate.Cluster{}, wantAllowed: false, wantLive: 1},
+		"live read fails: the cached denial stands": {mode: policy.ModeEnforce, cached: validate.Cluster{}, liveErr: errors.New("boom"),
 			wantAllowed: false, wantLive: 1},
-		"passing answers never read live": {mode: names.ModeEnforce, cached: withPDB, live: Cluster{}, wantAllowed: true, wantLive: 0},
-		"audit mode never reads live":     {mode: names.ModeAudit, cached: Cluster{}, live: withPDB, wantAllowed: true, wantLive: 0},
+		"passing answers never read live": {mode: policy.ModeEnforce, cached: withPDB, live: validate.Cluster{}, wantAllowed: true, wantLive: 0},
+		"audit mode never reads live":     {mode: policy.ModeAudit, cached: validate.Cluster{}, live: withPDB, wantAllowed: true, wantLive: 0},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			h := NewDeploymentHandler(testScheme(t), DefaultOptions(), fixedMode(tc.mode), fixedCluster(tc.cached), &countingRecorder{})
+			h := NewDeploymentHandler(validate.DefaultOptions(), fixedMode(tc.mode), fixedCluster(tc.cached), &violationCounter{})
 			liveReads := 0
-			h.Confirm = func(context.Context, string) (Cluster, error) {
+			h.Confirm = func(context.Context, string) (validate.Cluster, error) {
 				liveReads++
 				return tc.live, tc.liveErr
 			}

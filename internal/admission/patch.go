@@ -1,14 +1,14 @@
-package mutate
+package admission
 
 import (
 	"encoding/json"
 	"net/http"
 
 	corev1 "k8s.io/api/core/v1"
-	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+	cradmission "sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 )
 
-// ownedView is the part of a Pod that Pod may change, laid out at the same JSON paths as in the Pod: annotations,
+// ownedView is the part of a Pod that mutate.Pod may change, laid out at the same JSON paths as in the Pod: annotations,
 // the grace period, and each container's readiness probe and lifecycle (containers keep their indices).
 type ownedView struct {
 	Metadata struct {
@@ -25,7 +25,7 @@ type ownedContainerView struct {
 	Lifecycle      *corev1.Lifecycle `json:"lifecycle,omitempty"`
 }
 
-func viewOf(pod *corev1.Pod) ownedView {
+func ownedViewOf(pod *corev1.Pod) ownedView {
 	var v ownedView
 	v.Metadata.Annotations = pod.Annotations
 	v.Spec.TerminationGracePeriodSeconds = pod.Spec.TerminationGracePeriodSeconds
@@ -41,21 +41,21 @@ func viewOf(pod *corev1.Pod) ownedView {
 // so the patch applies to the request's object; diffing views instead of whole pods spares serialising and parsing
 // everything the webhook never touches (a 64 KB pod's env, volumes, …), and by construction no operation can reach a
 // field the webhook does not own, including fields unknown to this build's k8s.io/api.
-func patchResponse(original, mutated *corev1.Pod) admission.Response {
-	before, err := json.Marshal(viewOf(original))
+func patchResponse(original, mutated *corev1.Pod) cradmission.Response {
+	before, err := json.Marshal(ownedViewOf(original))
 	if err != nil {
-		return admission.Errored(http.StatusInternalServerError, err)
+		return cradmission.Errored(http.StatusInternalServerError, err)
 	}
-	after, err := json.Marshal(viewOf(mutated))
+	after, err := json.Marshal(ownedViewOf(mutated))
 	if err != nil {
-		return admission.Errored(http.StatusInternalServerError, err)
+		return cradmission.Errored(http.StatusInternalServerError, err)
 	}
-	return admission.PatchResponseFromRaw(before, after)
+	return cradmission.PatchResponseFromRaw(before, after)
 }
 
-// viewPod copies the fields Pod may change into an otherwise empty Pod, so the handler keeps the "before" side of
-// the patch without deep-copying the whole object.
-func viewPod(pod *corev1.Pod) *corev1.Pod {
+// ownedCopy copies the fields mutate.Pod may change into an otherwise empty Pod, so the handler keeps the "before"
+// side of the patch without deep-copying the whole object.
+func ownedCopy(pod *corev1.Pod) *corev1.Pod {
 	out := &corev1.Pod{}
 	if pod.Annotations != nil {
 		out.Annotations = make(map[string]string, len(pod.Annotations))

@@ -1,4 +1,4 @@
-package validate
+package admission
 
 import (
 	"context"
@@ -6,15 +6,11 @@ import (
 	"testing"
 
 	admissionv1 "k8s.io/api/admission/v1"
-	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+	cradmission "sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
-	"github.com/ha-webhook/ha-webhook/internal/names"
+	"github.com/ha-webhook/ha-webhook/internal/policy"
+	"github.com/ha-webhook/ha-webhook/internal/validate"
 )
-
-type nopRecorder struct{}
-
-func (nopRecorder) Violation(string, names.Mode) {}
-func (nopRecorder) Exempted()                    {}
 
 // TestDeploymentHandlerAllocations is a regression gate for the admission adapter on a compliant Deployment in a
 // namespace with ten PDBs and ten HPAs (decode.go, the matchLabels pre-check in pdb.go). The budget is the figure
@@ -24,7 +20,7 @@ func TestDeploymentHandlerAllocations(t *testing.T) {
 		t.Skip("allocation counts differ under -race and -cover")
 	}
 	const budget = 65 // measured 58 (Go 1.26, k8s.io/apimachinery v0.37.2)
-	var c Cluster
+	var c validate.Cluster
 	for i := range 9 {
 		app := fmt.Sprintf("app-%d", i)
 		c.PDBs = append(c.PDBs, pdb(app, selectApp(app), nil, intOrStr("1")))
@@ -32,9 +28,9 @@ func TestDeploymentHandlerAllocations(t *testing.T) {
 	}
 	c.PDBs = append(c.PDBs, maxUnavailable("web", "1"))
 	c.HPAs = append(c.HPAs, webHPA(replicas(3)))
-	h := NewDeploymentHandler(testScheme(t), DefaultOptions(), fixedMode(names.ModeEnforce), fixedCluster(c), nopRecorder{})
+	h := NewDeploymentHandler(validate.DefaultOptions(), fixedMode(policy.ModeEnforce), fixedCluster(c), nopRecorder{})
 	req := deploymentRequest(t, admissionv1.Create, deploy("web", replicas(3)), nil)
-	var resp admission.Response
+	var resp cradmission.Response
 	allocs := testing.AllocsPerRun(200, func() { resp = h.Handle(context.Background(), req) })
 	t.Logf("DeploymentHandler.Handle: %.0f allocations per request", allocs)
 	if !resp.Allowed || len(resp.Warnings) != 0 {

@@ -1,0 +1,140 @@
+package report
+
+import (
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+
+	"github.com/ha-webhook/ha-webhook/internal/mutate"
+	"github.com/ha-webhook/ha-webhook/internal/names"
+	"github.com/ha-webhook/ha-webhook/internal/policy"
+	"github.com/ha-webhook/ha-webhook/internal/validate"
+)
+
+// Input is what the report reads from a cluster. Objects in namespaces outside the scope are ignored, so a reader may
+// list cluster-wide.
+type Input struct {
+	Namespaces  []corev1.Namespace
+	Deployments []appsv1.Deployment
+	Pods        []corev1.Pod
+	PDBs        []policyv1.PodDisruptionBudget
+	HPAs        []autoscalingv2.HorizontalPodAutoscaler
+	Services    []corev1.Service
+}
+
+// Scope says which namespaces are reported.
+type Scope struct {
+	// AllNamespaces reports every namespace, opted in or not.
+	AllNamespaces bool
+	// Namespaces, when set, reports exactly these namespaces, opted in or not.
+	Namespaces []string
+}
+
+// Describe names the scope for the report's header.
+func (s Scope) Describe() string {
+	switch {
+	case s.AllNamespaces:
+		return "all namespaces"
+	case len(s.Namespaces) > 0:
+		return "namespaces " + strings.Join(s.Namespaces, ", ")
+	}
+	return "opted-in namespaces (label " + names.LabelEnabled + "=true)"
+}
+
+// Options configure a report. The mutation and rule options should be the server's, so the report says what the
+// webhook would do.
+type Options struct {
+	// Options are the webhook's mode, mutation and rules; a namespace's ha-webhook.io/mode label overrides the mode.
+	policy.Options
+	Scope Scope
+}
+
+// DefaultOptions are the server's defaults, reporting opted-in namespaces.
+func DefaultOptions() Options {
+	return Options{Options: policy.DefaultOptions()}
+}
+
+// Report is the outcome. Every list is sorted by namespace, then name. The JSON form is the `report -o json`
+// interface.
+type Report struct {
+	Scope       string       `json:"scope"`
+	Namespaces  []Namespace  `json:"namespaces"`
+	Deployments []Deployment `json:"deployments"`
+	// UninjectedPods serve traffic but lack what the mutating webhook injects.
+	UninjectedPods []Pod `json:"uninjectedPods"`
+	// StallingPDBs allow no disruption right now: a drain of a node holding their pods waits.
+	StallingPDBs []PDB `json:"stallingPDBs"`
+	// CutServices lose every backing pod at once when their nodes are drained.
+	CutServices []Service `json:"cutServices"`
+	Summary     Summary   `json:"summary"`
+}
+
+// Namespace is a reported namespace.
+type Namespace struct {
+	Name    string      `json:"name"`
+	OptedIn bool        `json:"optedIn"`
+	Mode    policy.Mode `json:"mode"`
+}
+
+// Deployment is one Deployment and the webhook's verdict on it.
+type Deployment struct {
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	// Replicas is spec.replicas (nil means 1); ReadyReplicas is from status.
+	Replicas      int32 `json:"replicas"`
+	ReadyReplicas int32 `json:"readyReplicas"`
+	// Violations are what the validating webhook denies (in enforce mode) on the next update touching these fields.
+	Violations []validate.Violation `json:"violations"`
+	// Warnings are advisories, ratcheted violations, the exemption and notes, as the webhook would warn them.
+	Warnings []string `json:"warnings"`
+}
+
+// Pod is a running pod that lacks the injections.
+type Pod struct {
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	// Owner is "Deployment/web", "StatefulSet/db", "ReplicaSet/x" … or empty for a bare pod.
+	Owner string `json:"owner,omitempty"`
+	Node  string `json:"node,omitempty"`
+	// Missing is what the mutating webhook would inject into this pod.
+	Missing []mutate.Injection `json:"missing"`
+	Fix     string             `json:"fix"`
+}
+
+// PDB is a PodDisruptionBudget that would stall a drain right now.
+type PDB struct {
+	Namespace          string `json:"namespace"`
+	Name               string `json:"name"`
+	DisruptionsAllowed int32  `json:"disruptionsAllowed"`
+	CurrentHealthy     int32  `json:"currentHealthy"`
+	DesiredHealthy     int32  `json:"desiredHealthy"`
+	ExpectedPods       int32  `json:"expectedPods"`
+	Why                string `json:"why"`
+	Fix                string `json:"fix"`
+}
+
+// Service is a Service whose traffic a drain would cut.
+type Service struct {
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	// BackingPods are the running pods its selector matches; EvictableAtOnce how many a drain may evict together.
+	BackingPods     int    `json:"backingPods"`
+	EvictableAtOnce int    `json:"evictableAtOnce"`
+	Why             string `json:"why"`
+	Fix             string `json:"fix"`
+}
+
+// Summary counts what the report found.
+type Summary struct {
+	Namespaces                int `json:"namespaces"`
+	Deployments               int `json:"deployments"`
+	DeploymentsWithViolations int `json:"deploymentsWithViolations"`
+	UninjectedPods            int `json:"uninjectedPods"`
+	StallingPDBs              int `json:"stallingPDBs"`
+	CutServices               int `json:"cutServices"`
+	// Text is the one-line verdict: "an upgrade now would stall on N PDBs and cut traffic to M services".
+	Text string `json:"text"`
+}

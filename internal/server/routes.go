@@ -1,0 +1,34 @@
+package server
+
+import (
+	cradmission "sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/ha-webhook/ha-webhook/internal/admission"
+	"github.com/ha-webhook/ha-webhook/internal/metrics"
+	"github.com/ha-webhook/ha-webhook/internal/mutate"
+	"github.com/ha-webhook/ha-webhook/internal/names"
+)
+
+// webhookDeps are what the admission handlers read besides the request: the manager's cache and API reader in
+// `serve`, fakes in the fuzz test.
+type webhookDeps struct {
+	options func() mutate.Options
+	modes   admission.ModeLookup
+	cluster admission.ClusterLookup
+	// liveCluster confirms a denial against the API server (nil: trust the cache).
+	liveCluster admission.ClusterLookup
+	deployments admission.DeploymentGetter
+	metrics     *metrics.Metrics
+}
+
+// webhooks builds the handler served at each webhook path. New registers exactly these (wrapped by serveHTTP), so
+// the fuzz test exercises the same HTTP entry points the API server calls.
+func webhooks(cfg Config, d webhookDeps) map[string]*cradmission.Webhook {
+	deployments := admission.NewDeploymentHandler(cfg.Rules, d.modes, d.cluster, d.metrics)
+	deployments.Confirm = d.liveCluster
+	return map[string]*cradmission.Webhook{
+		names.PathMutatePod:          {Handler: admission.NewPodHandler(d.options, d.modes, d.metrics)},
+		names.PathValidateDeployment: {Handler: deployments},
+		names.PathValidateScale:      {Handler: &admission.ScaleHandler{Deployments: deployments, Get: d.deployments}},
+	}
+}
