@@ -4,11 +4,21 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
+	cradmission "sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 )
+
+// decodeRequest checks that req is about want (its group and kind, no subresource) and decodes its object into obj.
+func decodeRequest(req cradmission.Request, obj runtime.Object, want schema.GroupVersionKind) error {
+	if req.Kind.Kind != want.Kind || req.Kind.Group != want.Group || req.SubResource != "" {
+		return fmt.Errorf("expected %s, got %s %s", kindName(want), req.Kind.String(), req.SubResource)
+	}
+	return decode(req.Object.Raw, obj, want)
+}
 
 // decode decodes a request's object into obj, which must be of kind want, as controller-runtime's admission decoder
 // does (case-sensitive field names, integers kept as integers; a missing apiVersion or kind means want, any other is
@@ -27,4 +37,13 @@ func decode(raw []byte, obj runtime.Object, want schema.GroupVersionKind) error 
 		return fmt.Errorf("unable to decode %s, Kind=%s into %s, Kind=%s", apiVersion, kind, wantAPIVersion, wantKind)
 	}
 	return nil
+}
+
+// kindName reads like a message: "a Pod", "an apps Deployment".
+func kindName(gvk schema.GroupVersionKind) string {
+	name := strings.TrimSpace(gvk.Group + " " + gvk.Kind)
+	if strings.ContainsRune("aeiouAEIOU", rune(name[0])) {
+		return "an " + name
+	}
+	return "a " + name
 }

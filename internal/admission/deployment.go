@@ -2,7 +2,6 @@ package admission
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 
 	admissionv1 "k8s.io/api/admission/v1"
@@ -35,11 +34,8 @@ func (h *DeploymentHandler) Handle(ctx context.Context, req cradmission.Request)
 	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
 		return cradmission.Allowed("")
 	}
-	if req.Kind.Kind != "Deployment" || req.Kind.Group != "apps" || req.SubResource != "" {
-		return cradmission.Errored(http.StatusBadRequest, fmt.Errorf("expected an apps Deployment, got %s %s", req.Kind.String(), req.SubResource))
-	}
 	d := &appsv1.Deployment{}
-	if err := decode(req.Object.Raw, d, deploymentKind); err != nil {
+	if err := decodeRequest(req, d, deploymentKind); err != nil {
 		return cradmission.Errored(http.StatusBadRequest, err)
 	}
 	var old *appsv1.Deployment

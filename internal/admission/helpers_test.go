@@ -235,4 +235,5 @@ func rules(vs []validate.Violation) []string {
 	}
 	return out
 }
+
 var port8080 = intstr.FromInt32(8080)

@@ -2,7 +2,6 @@ package admission
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 
 	admissionv1 "k8s.io/api/admission/v1"
@@ -35,11 +34,8 @@ func (h *PodHandler) Handle(ctx context.Context, req cradmission.Request) cradmi
 	if req.Operation != admissionv1.Create {
 		return cradmission.Allowed("")
 	}
-	if req.Kind.Kind != "Pod" || req.Kind.Group != "" || req.SubResource != "" {
-		return cradmission.Errored(http.StatusBadRequest, fmt.Errorf("expected a Pod, got %s %s", req.Kind.String(), req.SubResource))
-	}
 	pod := &corev1.Pod{}
-	if err := decode(req.Object.Raw, pod, podKind); err != nil {
+	if err := decodeRequest(req, pod, podKind); err != nil {
 		return cradmission.Errored(http.StatusBadRequest, err)
 	}
 	namespace := req.Namespace

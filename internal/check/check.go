@@ -24,6 +24,7 @@ import (
 	"github.com/ha-webhook/ha-webhook/internal/manifest"
 	"github.com/ha-webhook/ha-webhook/internal/mutate"
 	"github.com/ha-webhook/ha-webhook/internal/policy"
+	"github.com/ha-webhook/ha-webhook/internal/printer"
 	"github.com/ha-webhook/ha-webhook/internal/validate"
 )
 
@@ -70,12 +71,11 @@ func (r Report) Denied() bool {
 
 // Result is what the webhook would do with one object. The JSON form is the `check -o json` interface.
 type Result struct {
-	Kind       string      `json:"kind"`
-	Namespace  string      `json:"namespace"`
-	Name       string      `json:"name"`
-	Allowed    bool        `json:"allowed"`
-	Violations []validate.Violation `json:"violations"`
-	Warnings   []string    `json:"warnings"`
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	Allowed   bool   `json:"allowed"`
+	printer.Verdict
 	// Mutations are what the mutating webhook injects into each pod (in audit mode: would inject).
 	Mutations []mutate.Injection `json:"mutations"`
 
@@ -206,13 +206,12 @@ func (env *environment) cluster(namespace string, before int) validate.Cluster {
 func (env *environment) newResult(m metav1.ObjectMeta) *Result {
 	ns := env.namespace(m)
 	return &Result{
-		Namespace:  ns,
-		Name:       m.Name,
-		Allowed:    true,
-		Violations: []validate.Violation{},
-		Warnings:   []string{},
-		Mutations:  []mutate.Injection{},
-		Mode:       env.mode(ns),
+		Namespace: ns,
+		Name:      m.Name,
+		Allowed:   true,
+		Verdict:   printer.Verdict{Violations: []validate.Violation{}, Warnings: []string{}},
+		Mutations: []mutate.Injection{},
+		Mode:      env.mode(ns),
 	}
 }
 
@@ -223,13 +222,13 @@ func (env *environment) deployment(index int, d *appsv1.Deployment) *Result {
 	d.Namespace = res.Namespace // the server sets the request's namespace too; messages and fixes name it
 
 	verdict := validate.Deployment(d, env.cluster(res.Namespace, -1), env.opts.Rules)
-	res.Violations = append(res.Violations, verdict.Violations...)
 	res.Allowed = !verdict.Denied() || res.Mode == policy.ModeAudit
-	warnings := validate.Warnings(verdict, res.Mode == policy.ModeAudit)
+	mutationWarnings := res.Warnings
+	res.Verdict = printer.NewVerdict(verdict, res.Mode == policy.ModeAudit)
 	if w := env.orderWarning(index, d, verdict, res.Mode); w != "" {
-		warnings = append(warnings, w)
+		res.Warnings = append(res.Warnings, w)
 	}
-	res.Warnings = append(append([]string{}, warnings...), res.Warnings...)
+	res.Warnings = append(res.Warnings, mutationWarnings...)
 	return res
 }
 

@@ -36,8 +36,7 @@ func (r Report) writeText(b *strings.Builder) error {
 		}
 		fmt.Fprintf(b, "%s %s/%s: %s\n", res.Kind, res.Namespace, res.Name, status(res))
 		fmt.Fprintf(b, "  source: %s\n", res.Source)
-		printer.Violations(b, "  ", res.Violations)
-		printer.Warnings(b, "  ", res.Warnings)
+		res.Verdict.Write(b, "  ")
 		if res.NotMutated != "" {
 			fmt.Fprintf(b, "  pods left alone: %s\n", res.NotMutated)
 		}

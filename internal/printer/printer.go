@@ -56,3 +56,24 @@ func Warnings(b *strings.Builder, indent string, warnings []string) {
 		fmt.Fprintf(b, "%swarning: %s\n", indent, w)
 	}
 }
+
+// Verdict is what `check` and `report` print of the rules' verdict on one workload: the violations that deny it
+// (in enforce mode) and the warnings the webhook sends. Its JSON form is part of both commands' -o json.
+type Verdict struct {
+	Violations []validate.Violation `json:"violations"`
+	Warnings   []string             `json:"warnings"`
+}
+
+// NewVerdict is the verdict as the webhook answers it; in audit mode the violations are warnings too.
+func NewVerdict(v validate.Verdict, audit bool) Verdict {
+	return Verdict{
+		Violations: append([]validate.Violation{}, v.Violations...),
+		Warnings:   append([]string{}, validate.Warnings(v, audit)...),
+	}
+}
+
+// Write prints the violations and warnings, indented by indent.
+func (v Verdict) Write(b *strings.Builder, indent string) {
+	Violations(b, indent, v.Violations)
+	Warnings(b, indent, v.Warnings)
+}

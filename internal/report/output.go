@@ -68,8 +68,7 @@ func writeNamespace(b *strings.Builder, r Report, ns Namespace) bool {
 			status = plural(n, "violation", "violations")
 		}
 		fmt.Fprintf(b, "  Deployment %s: %s (%d/%d ready)\n", d.Name, status, d.ReadyReplicas, d.Replicas)
-		printer.Violations(b, "    ", d.Violations)
-		printer.Warnings(b, "    ", d.Warnings)
+		d.Verdict.Write(b, "    ")
 	}
 	for _, g := range podGroups(r.UninjectedPods, ns.Name) {
 		empty = false
@@ -85,21 +84,21 @@ func writeNamespace(b *strings.Builder, r Report, ns Namespace) bool {
 		fmt.Fprintf(b, "    missing: %s\n", g.missing)
 		fmt.Fprintf(b, "    fix: %s\n", g.fix)
 	}
+	var findings [][3]string // what, why, fix
 	for _, p := range r.StallingPDBs {
-		if p.Namespace != ns.Name {
-			continue
+		if p.Namespace == ns.Name {
+			findings = append(findings, [3]string{"PodDisruptionBudget " + p.Name + ": would stall a drain", p.Why, p.Fix})
 		}
-		empty = false
-		fmt.Fprintf(b, "  PodDisruptionBudget %s: would stall a drain: %s\n", p.Name, p.Why)
-		fmt.Fprintf(b, "    fix: %s\n", p.Fix)
 	}
 	for _, s := range r.CutServices {
-		if s.Namespace != ns.Name {
-			continue
+		if s.Namespace == ns.Name {
+			findings = append(findings, [3]string{"Service " + s.Name + ": a drain would cut its traffic", s.Why, s.Fix})
 		}
+	}
+	for _, f := range findings {
 		empty = false
-		fmt.Fprintf(b, "  Service %s: a drain would cut its traffic: %s\n", s.Name, s.Why)
-		fmt.Fprintf(b, "    fix: %s\n", s.Fix)
+		fmt.Fprintf(b, "  %s: %s\n", f[0], f[1])
+		fmt.Fprintf(b, "    fix: %s\n", f[2])
 	}
 	return !empty
 }

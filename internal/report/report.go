@@ -10,9 +10,11 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 
 	"github.com/ha-webhook/ha-webhook/internal/names"
 	"github.com/ha-webhook/ha-webhook/internal/policy"
+	"github.com/ha-webhook/ha-webhook/internal/printer"
 	"github.com/ha-webhook/ha-webhook/internal/validate"
 )
 
@@ -32,80 +34,28 @@ func Build(in Input, opts Options) Report {
 		StallingPDBs:   []PDB{},
 		CutServices:    []Service{},
 	}
-	nss := selectNamespaces(in.Namespaces, opts)
-	for _, ns := range nss {
+	sc := scope(in, opts)
+	for _, ns := range sc.namespaces {
 		r.Namespaces = append(r.Namespaces, ns)
 	}
-	inScope := func(namespace string) (Namespace, bool) {
-		ns, ok := nss[namespace]
-		return ns, ok
+	for _, d := range sc.deployments {
+		r.Deployments = append(r.Deployments, deploymentResult(d, *sc.cluster(d.Namespace), opts.Rules))
 	}
-
-	cluster := map[string]*validate.Cluster{}
-	clusterOf := func(namespace string) *validate.Cluster {
-		if c, ok := cluster[namespace]; ok {
-			return c
-		}
-		c := &validate.Cluster{}
-		cluster[namespace] = c
-		return c
-	}
-	for i := range in.PDBs {
-		if _, ok := inScope(in.PDBs[i].Namespace); ok {
-			c := clusterOf(in.PDBs[i].Namespace)
-			c.PDBs = append(c.PDBs, &in.PDBs[i])
-		}
-	}
-	for i := range in.HPAs {
-		if _, ok := inScope(in.HPAs[i].Namespace); ok {
-			c := clusterOf(in.HPAs[i].Namespace)
-			c.HPAs = append(c.HPAs, &in.HPAs[i])
-		}
-	}
-
-	deploymentsByNS := map[string][]*appsv1.Deployment{}
-	for i := range in.Deployments {
-		d := &in.Deployments[i]
-		if _, ok := inScope(d.Namespace); !ok {
-			continue
-		}
-		deploymentsByNS[d.Namespace] = append(deploymentsByNS[d.Namespace], d)
-		r.Deployments = append(r.Deployments, deploymentResult(d, *clusterOf(d.Namespace), opts.Rules))
-	}
-
-	var running []*corev1.Pod
-	for i := range in.Pods {
-		p := &in.Pods[i]
-		if _, ok := inScope(p.Namespace); ok && alive(p) {
-			running = append(running, p)
-		}
-	}
-	for _, p := range running {
-		ns, _ := inScope(p.Namespace)
-		if pod, ok := uninjected(p, ns, deploymentsByNS[p.Namespace], opts.Mutate); ok {
+	for _, p := range sc.running {
+		if pod, ok := uninjected(p, sc.namespaces[p.Namespace], sc.deploymentsIn[p.Namespace], opts.Mutate); ok {
 			r.UninjectedPods = append(r.UninjectedPods, pod)
 		}
 	}
-
-	for i := range in.PDBs {
-		p := &in.PDBs[i]
-		if _, ok := inScope(p.Namespace); ok {
-			if pdb, ok := stalling(p); ok {
-				r.StallingPDBs = append(r.StallingPDBs, pdb)
-			}
+	for _, p := range sc.pdbs {
+		if pdb, ok := stalling(p); ok {
+			r.StallingPDBs = append(r.StallingPDBs, pdb)
 		}
 	}
-
-	for i := range in.Services {
-		s := &in.Services[i]
-		if _, ok := inScope(s.Namespace); !ok {
-			continue
-		}
-		if svc, ok := cutService(s, running, clusterOf(s.Namespace).PDBs); ok {
+	for _, s := range sc.services {
+		if svc, ok := cutService(s, sc.running, sc.cluster(s.Namespace).PDBs); ok {
 			r.CutServices = append(r.CutServices, svc)
 		}
 	}
-
 	sortByKey(r.Namespaces, func(n Namespace) string { return n.Name })
 	sortByKey(r.Deployments, func(d Deployment) string { return d.Namespace + "/" + d.Name })
 	sortByKey(r.UninjectedPods, func(p Pod) string { return p.Namespace + "/" + p.Name })
@@ -113,6 +63,68 @@ func Build(in Input, opts Options) Report {
 	sortByKey(r.CutServices, func(s Service) string { return s.Namespace + "/" + s.Name })
 	r.Summary = summarize(r)
 	return r
+}
+
+// scoped is the input restricted to the namespaces in scope, indexed the way the findings read it.
+type scoped struct {
+	namespaces    map[string]Namespace
+	clusters      map[string]*validate.Cluster
+	deployments   []*appsv1.Deployment
+	deploymentsIn map[string][]*appsv1.Deployment
+	running       []*corev1.Pod
+	pdbs          []*policyv1.PodDisruptionBudget
+	services      []*corev1.Service
+}
+
+func scope(in Input, opts Options) *scoped {
+	sc := &scoped{
+		namespaces:    selectNamespaces(in.Namespaces, opts),
+		clusters:      map[string]*validate.Cluster{},
+		deploymentsIn: map[string][]*appsv1.Deployment{},
+	}
+	for i := range in.PDBs {
+		if p := &in.PDBs[i]; sc.has(p.Namespace) {
+			sc.pdbs = append(sc.pdbs, p)
+			sc.cluster(p.Namespace).PDBs = append(sc.cluster(p.Namespace).PDBs, p)
+		}
+	}
+	for i := range in.HPAs {
+		if h := &in.HPAs[i]; sc.has(h.Namespace) {
+			sc.cluster(h.Namespace).HPAs = append(sc.cluster(h.Namespace).HPAs, h)
+		}
+	}
+	for i := range in.Deployments {
+		if d := &in.Deployments[i]; sc.has(d.Namespace) {
+			sc.deployments = append(sc.deployments, d)
+			sc.deploymentsIn[d.Namespace] = append(sc.deploymentsIn[d.Namespace], d)
+		}
+	}
+	for i := range in.Pods {
+		if p := &in.Pods[i]; sc.has(p.Namespace) && alive(p) {
+			sc.running = append(sc.running, p)
+		}
+	}
+	for i := range in.Services {
+		if s := &in.Services[i]; sc.has(s.Namespace) {
+			sc.services = append(sc.services, s)
+		}
+	}
+	return sc
+}
+
+func (sc *scoped) has(namespace string) bool {
+	_, ok := sc.namespaces[namespace]
+	return ok
+}
+
+// cluster is the namespace's PDBs and HPAs, as the rules read them.
+func (sc *scoped) cluster(namespace string) *validate.Cluster {
+	c, ok := sc.clusters[namespace]
+	if !ok {
+		c = &validate.Cluster{}
+		sc.clusters[namespace] = c
+	}
+	return c
 }
 
 func sortByKey[T any](s []T, key func(T) string) {
@@ -150,15 +162,11 @@ func deploymentResult(d *appsv1.Deployment, c validate.Cluster, rules validate.O
 		Name:          d.Name,
 		Replicas:      1,
 		ReadyReplicas: d.Status.ReadyReplicas,
-		Violations:    []validate.Violation{},
-		Warnings:      []string{},
+		// As in enforce mode, the warnings are the advisories, the exemption and the notes; violations are apart.
+		Verdict: printer.NewVerdict(validate.Deployment(d, c, rules), false),
 	}
 	if d.Spec.Replicas != nil {
 		out.Replicas = *d.Spec.Replicas
 	}
-	verdict := validate.Deployment(d, c, rules)
-	out.Violations = append(out.Violations, verdict.Violations...)
-	// As in enforce mode, the warnings are the advisories, the exemption and the notes; violations are listed above.
-	out.Warnings = append(out.Warnings, validate.Warnings(verdict, false)...)
 	return out
 }

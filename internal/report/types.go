@@ -11,7 +11,7 @@ import (
 	"github.com/ha-webhook/ha-webhook/internal/mutate"
 	"github.com/ha-webhook/ha-webhook/internal/names"
 	"github.com/ha-webhook/ha-webhook/internal/policy"
-	"github.com/ha-webhook/ha-webhook/internal/validate"
+	"github.com/ha-webhook/ha-webhook/internal/printer"
 )
 
 // Input is what the report reads from a cluster. Objects in namespaces outside the scope are ignored, so a reader may
@@ -86,10 +86,10 @@ type Deployment struct {
 	// Replicas is spec.replicas (nil means 1); ReadyReplicas is from status.
 	Replicas      int32 `json:"replicas"`
 	ReadyReplicas int32 `json:"readyReplicas"`
-	// Violations are what the validating webhook denies (in enforce mode) on the next update touching these fields.
-	Violations []validate.Violation `json:"violations"`
-	// Warnings are advisories, ratcheted violations, the exemption and notes, as the webhook would warn them.
-	Warnings []string `json:"warnings"`
+	// Verdict: the violations are what the validating webhook denies (in enforce mode) on the next update touching
+	// these fields; the warnings are advisories, pre-existing violations, the exemption and notes, as the webhook
+	// would warn them.
+	printer.Verdict
 }
 
 // Pod is a running pod that lacks the injections.

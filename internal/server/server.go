@@ -62,64 +62,19 @@ func New(restCfg *rest.Config, cfg Config) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	scheme := NewScheme()
-	byObject := map[client.Object]cache.ByObject{}
-	for _, o := range cachedObjects() {
-		byObject[o] = cache.ByObject{}
-	}
-	tlsOpts := []func(*tls.Config){func(c *tls.Config) { c.MinVersion = tls.VersionTLS12 }}
-	if !cfg.EnableHTTP2 {
-		tlsOpts = append(tlsOpts, func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} })
-	}
-	// The manager's own shutdown runs after the delay in Run; this bounds the drain that follows.
-	mgr, err := manager.New(restCfg, manager.Options{
-		Scheme: scheme,
-		Cache: cache.Options{
-			ByObject:         byObject,
-			DefaultTransform: cache.TransformStripManagedFields(),
-		},
-		WebhookServer: webhook.NewServer(webhook.Options{
-			Host:     cfg.WebhookHost,
-			Port:     cfg.WebhookPort,
-			CertDir:  cfg.CertDir,
-			CertName: cfg.CertName,
-			KeyName:  cfg.KeyName,
-			TLSOpts:  tlsOpts,
-		}),
-		Metrics:                 metricsserver.Options{BindAddress: cfg.MetricsAddr},
-		HealthProbeBindAddress:  cfg.HealthAddr,
-		GracefulShutdownTimeout: ptr.To(cfg.GracefulShutdownTimeout),
-		LeaderElection:          false, // every replica serves; there is nothing to elect
-	})
+	mgr, err := newManager(restCfg, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("creating manager: %w", err)
 	}
 	s := &Server{cfg: cfg, mgr: mgr}
-
 	m, err := metrics.New(crmetrics.Registry)
 	if err != nil {
 		return nil, fmt.Errorf("registering metrics: %w", err)
 	}
-	options := func() mutate.Options { return cfg.Mutate }
-	if cfg.Mutate.PreStopMode == mutate.PreStopAuto {
-		dc, err := discovery.NewDiscoveryClientForConfig(restCfg)
-		if err != nil {
-			return nil, err
-		}
-		detector, err := NewNativeSleepDetector(dc, cfg.NativeSleepRecheck)
-		if err != nil {
-			return nil, fmt.Errorf("detecting native preStop sleep support: %w", err)
-		}
-		if err := mgr.Add(detector); err != nil {
-			return nil, err
-		}
-		options = func() mutate.Options {
-			o := cfg.Mutate
-			o.NativeSleepSupported = detector.Supported()
-			return o
-		}
+	options, err := mutateOptions(restCfg, cfg, mgr)
+	if err != nil {
+		return nil, err
 	}
-
 	// A scale request carries only replicas; the Deployment's template is read live, as scales are rare next to pod
 	// creations and caching every Deployment would cost far more memory.
 	apiReader := mgr.GetAPIReader()
@@ -138,25 +93,87 @@ func New(restCfg *rest.Config, cfg Config) (*Server, error) {
 	for _, path := range slices.Sorted(maps.Keys(hooks)) {
 		srv.Register(path, serveHTTP(s.stopping.Load, hooks[path]))
 	}
+	if err := s.addHealthChecks(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
 
-	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+// newManager configures the manager: the informer cache of the kinds the rules read, stripped of managedFields;
+// the webhook server with TLS >= 1.2 and, unless enabled, no HTTP/2; metrics and health endpoints.
+func newManager(restCfg *rest.Config, cfg Config) (manager.Manager, error) {
+	byObject := map[client.Object]cache.ByObject{}
+	for _, o := range cachedObjects() {
+		byObject[o] = cache.ByObject{}
+	}
+	tlsOpts := []func(*tls.Config){func(c *tls.Config) { c.MinVersion = tls.VersionTLS12 }}
+	if !cfg.EnableHTTP2 {
+		tlsOpts = append(tlsOpts, func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} })
+	}
+	return manager.New(restCfg, manager.Options{
+		Scheme: NewScheme(),
+		Cache: cache.Options{
+			ByObject:         byObject,
+			DefaultTransform: cache.TransformStripManagedFields(),
+		},
+		WebhookServer: webhook.NewServer(webhook.Options{
+			Host:     cfg.WebhookHost,
+			Port:     cfg.WebhookPort,
+			CertDir:  cfg.CertDir,
+			CertName: cfg.CertName,
+			KeyName:  cfg.KeyName,
+			TLSOpts:  tlsOpts,
+		}),
+		Metrics:                metricsserver.Options{BindAddress: cfg.MetricsAddr},
+		HealthProbeBindAddress: cfg.HealthAddr,
+		// The manager's own shutdown runs after the delay in Run; this bounds the drain that follows.
+		GracefulShutdownTimeout: ptr.To(cfg.GracefulShutdownTimeout),
+		LeaderElection:          false, // every replica serves; there is nothing to elect
+	})
+}
+
+// mutateOptions returns the mutation options per request: with --prestop-mode=auto, native sleep support follows
+// the API server's version, re-read by a NativeSleepDetector the manager runs.
+func mutateOptions(restCfg *rest.Config, cfg Config, mgr manager.Manager) (func() mutate.Options, error) {
+	if cfg.Mutate.PreStopMode != mutate.PreStopAuto {
+		return func() mutate.Options { return cfg.Mutate }, nil
+	}
+	dc, err := discovery.NewDiscoveryClientForConfig(restCfg)
+	if err != nil {
 		return nil, err
 	}
-	if err := mgr.AddReadyzCheck("webhook", srv.StartedChecker()); err != nil {
+	detector, err := NewNativeSleepDetector(dc, cfg.NativeSleepRecheck)
+	if err != nil {
+		return nil, fmt.Errorf("detecting native preStop sleep support: %w", err)
+	}
+	if err := mgr.Add(detector); err != nil {
 		return nil, err
 	}
-	if err := mgr.AddReadyzCheck("caches", s.cachesSynced); err != nil {
-		return nil, err
+	return func() mutate.Options {
+		o := cfg.Mutate
+		o.NativeSleepSupported = detector.Supported()
+		return o
+	}, nil
+}
+
+// addHealthChecks: /healthz pings; /readyz passes once the webhook server serves and the caches have synced, and
+// fails as soon as shutdown begins.
+func (s *Server) addHealthChecks() error {
+	if err := s.mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return err
 	}
-	if err := mgr.AddReadyzCheck("shutdown", func(*http.Request) error {
+	if err := s.mgr.AddReadyzCheck("webhook", s.mgr.GetWebhookServer().StartedChecker()); err != nil {
+		return err
+	}
+	if err := s.mgr.AddReadyzCheck("caches", s.cachesSynced); err != nil {
+		return err
+	}
+	return s.mgr.AddReadyzCheck("shutdown", func(*http.Request) error {
 		if s.stopping.Load() {
 			return errors.New("shutting down")
 		}
 		return nil
-	}); err != nil {
-		return nil, err
-	}
-	return s, nil
+	})
 }
 
 // cachesSynced is ready once every cached kind has an informer that has synced.
