@@ -8,6 +8,7 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 	cradmission "sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
+	"github.com/ha-webhook/ha-webhook/internal/fixture"
 	"github.com/ha-webhook/ha-webhook/internal/policy"
 	"github.com/ha-webhook/ha-webhook/internal/validate"
 )
@@ -23,13 +24,13 @@ func TestDeploymentHandlerAllocations(t *testing.T) {
 	var c validate.Cluster
 	for i := range 9 {
 		app := fmt.Sprintf("app-%d", i)
-		c.PDBs = append(c.PDBs, pdb(app, selectApp(app), nil, intOrStr("1")))
-		c.HPAs = append(c.HPAs, hpa(app, "apps/v1", "Deployment", app, replicas(2)))
+		c.PDBs = append(c.PDBs, fixture.PDB(app, fixture.SelectApp(app), nil, fixture.IntOrStr("1")))
+		c.HPAs = append(c.HPAs, fixture.HPA(app, "apps/v1", "Deployment", app, fixture.Replicas(2)))
 	}
-	c.PDBs = append(c.PDBs, maxUnavailable("web", "1"))
-	c.HPAs = append(c.HPAs, webHPA(replicas(3)))
+	c.PDBs = append(c.PDBs, fixture.MaxUnavailable("web", "1"))
+	c.HPAs = append(c.HPAs, fixture.WebHPA(fixture.Replicas(3)))
 	h := NewDeploymentHandler(validate.DefaultOptions(), fixedMode(policy.ModeEnforce), fixedCluster(c), nopRecorder{})
-	req := deploymentRequest(t, admissionv1.Create, deploy("web", replicas(3)), nil)
+	req := deploymentRequest(t, admissionv1.Create, fixture.Deployment("web", fixture.Replicas(3)), nil)
 	var resp cradmission.Response
 	allocs := testing.AllocsPerRun(200, func() { resp = h.Handle(context.Background(), req) })
 	t.Logf("DeploymentHandler.Handle: %.0f allocations per request", allocs)

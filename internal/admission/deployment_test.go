@@ -20,6 +20,7 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	cradmission "sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
+	"github.com/ha-webhook/ha-webhook/internal/fixture"
 	"github.com/ha-webhook/ha-webhook/internal/names"
 	"github.com/ha-webhook/ha-webhook/internal/policy"
 	"github.com/ha-webhook/ha-webhook/internal/text"
@@ -118,12 +119,12 @@ func complete(t testing.TB, req cradmission.Request, resp cradmission.Response) 
 }
 
 func TestDeploymentHandler(t *testing.T) {
-	compliant := deploy("web", replicas(3))
-	lonely := deploy("web", replicas(1))
-	exempt := with(deploy("web", replicas(1)), func(d *appsv1.Deployment) {
+	compliant := fixture.Deployment("web", fixture.Replicas(3))
+	lonely := fixture.Deployment("web", fixture.Replicas(1))
+	exempt := fixture.With(fixture.Deployment("web", fixture.Replicas(1)), func(d *appsv1.Deployment) {
 		d.Annotations = map[string]string{names.AnnotationExempt: "INC-7 singleton"}
 	})
-	withPDB := validate.Cluster{PDBs: []*policyv1.PodDisruptionBudget{maxUnavailable("web", "1")}}
+	withPDB := validate.Cluster{PDBs: []*policyv1.PodDisruptionBudget{fixture.MaxUnavailable("web", "1")}}
 	tests := map[string]struct {
 		req          cradmission.Request
 		mode         policy.Mode
@@ -170,22 +171,22 @@ func TestDeploymentHandler(t *testing.T) {
 		},
 		"update ratchets a pre-existing violation": {
 			req: deploymentRequest(t, admissionv1.Update,
-				with(deploy("web", replicas(1)), func(d *appsv1.Deployment) { d.Spec.Template.Spec.Containers[0].Image = "registry.example/web:2" }),
-				deploy("web", replicas(1))),
+				fixture.With(fixture.Deployment("web", fixture.Replicas(1)), func(d *appsv1.Deployment) { d.Spec.Template.Spec.Containers[0].Image = "registry.example/web:2" }),
+				fixture.Deployment("web", fixture.Replicas(1))),
 			mode: policy.ModeEnforce, wantAllowed: true, wantCode: 200,
 			wantWarnings: []string{"ha-webhook pre-existing: min-replicas: ", "ha-webhook pre-existing: pdb-missing: "},
 			wantAudit:    map[string]string{"mode": "enforce"},
 		},
 		"update lowering replicas is denied": {
-			req:  deploymentRequest(t, admissionv1.Update, deploy("web", replicas(1)), compliant),
+			req:  deploymentRequest(t, admissionv1.Update, fixture.Deployment("web", fixture.Replicas(1)), compliant),
 			mode: policy.ModeEnforce, cluster: withPDB,
 			wantCode: http.StatusForbidden, wantContains: "min-replicas",
 			wantAudit:  map[string]string{"mode": "enforce", "violations": "min-replicas"},
 			wantCounts: map[string]int{"min-replicas/enforce": 1},
 		},
 		"update lowering replicas with a blocking PDB: both rules deny": {
-			req:  deploymentRequest(t, admissionv1.Update, deploy("web", replicas(1)), compliant),
-			mode: policy.ModeEnforce, cluster: validate.Cluster{PDBs: []*policyv1.PodDisruptionBudget{maxUnavailable("web", "0")}},
+			req:  deploymentRequest(t, admissionv1.Update, fixture.Deployment("web", fixture.Replicas(1)), compliant),
+			mode: policy.ModeEnforce, cluster: validate.Cluster{PDBs: []*policyv1.PodDisruptionBudget{fixture.MaxUnavailable("web", "0")}},
 			wantCode: http.StatusForbidden, wantContains: "allows 0 evictions at 2 replicas",
 			wantAudit:  map[string]string{"mode": "enforce", "violations": "min-replicas,pdb-blocks-drain"},
 			wantCounts: map[string]int{"min-replicas/enforce": 1, "pdb-blocks-drain/enforce": 1},
@@ -282,7 +283,7 @@ func TestDeploymentHandler(t *testing.T) {
 // TestDeploymentHandlerNamespace: the object's namespace is used, else the request's (objects created with
 // `kubectl apply -n` arrive without one).
 func TestDeploymentHandlerNamespace(t *testing.T) {
-	d := deploy("web", replicas(1))
+	d := fixture.Deployment("web", fixture.Replicas(1))
 	d.Namespace = ""
 	var got []string
 	h := NewDeploymentHandler(validate.DefaultOptions(), func(_ context.Context, ns string) (policy.Mode, error) {
@@ -303,8 +304,8 @@ func TestDeploymentHandlerNamespace(t *testing.T) {
 }
 
 func TestScaleHandler(t *testing.T) {
-	withPDB := validate.Cluster{PDBs: []*policyv1.PodDisruptionBudget{maxUnavailable("web", "1")}}
-	withHPA := validate.Cluster{PDBs: withPDB.PDBs, HPAs: []*autoscalingv2.HorizontalPodAutoscaler{webHPA(replicas(3))}}
+	withPDB := validate.Cluster{PDBs: []*policyv1.PodDisruptionBudget{fixture.MaxUnavailable("web", "1")}}
+	withHPA := validate.Cluster{PDBs: withPDB.PDBs, HPAs: []*autoscalingv2.HorizontalPodAutoscaler{fixture.WebHPA(fixture.Replicas(3))}}
 	tests := map[string]struct {
 		req          cradmission.Request
 		mode         policy.Mode
@@ -318,45 +319,45 @@ func TestScaleHandler(t *testing.T) {
 	}{
 		"scale to 1 on a compliant Deployment is denied": {
 			req: scaleRequest(t, admissionv1.Update, scale(1), scale(3)), mode: policy.ModeEnforce, cluster: withPDB,
-			current: deploy("web", replicas(3)), wantCode: http.StatusForbidden,
+			current: fixture.Deployment("web", fixture.Replicas(3)), wantCode: http.StatusForbidden,
 			wantContains: []string{"Deployment shop/web", "spec.replicas: Invalid value: 1: min-replicas: 1 replica(s), below 2"},
 		},
 		"scale to 1 with a blocking PDB: the budget is judged at min-replicas": {
 			req: scaleRequest(t, admissionv1.Update, scale(1), scale(3)), mode: policy.ModeEnforce,
-			cluster: validate.Cluster{PDBs: []*policyv1.PodDisruptionBudget{minAvailable("web", "2")}},
-			current: deploy("web", replicas(3)), wantCode: http.StatusForbidden,
+			cluster: validate.Cluster{PDBs: []*policyv1.PodDisruptionBudget{fixture.MinAvailable("web", "2")}},
+			current: fixture.Deployment("web", fixture.Replicas(3)), wantCode: http.StatusForbidden,
 			wantContains: []string{"min-replicas", "pdb-blocks-drain: PDB web (minAvailable 2) allows 0 evictions at 2 replicas"},
 		},
 		"scale to 1 in audit mode warns": {
 			req: scaleRequest(t, admissionv1.Update, scale(1), scale(3)), mode: policy.ModeAudit, cluster: withPDB,
-			current: deploy("web", replicas(3)), wantAllowed: true, wantCode: 200, wantWarnings: 1,
+			current: fixture.Deployment("web", fixture.Replicas(3)), wantAllowed: true, wantCode: 200, wantWarnings: 1,
 		},
 		"scale up passes": {
 			req: scaleRequest(t, admissionv1.Update, scale(5), scale(3)), mode: policy.ModeEnforce, cluster: withPDB,
-			current: deploy("web", replicas(3)), wantAllowed: true, wantCode: 200,
+			current: fixture.Deployment("web", fixture.Replicas(3)), wantAllowed: true, wantCode: 200,
 		},
 		"scale to 0 passes": {
 			req: scaleRequest(t, admissionv1.Update, scale(0), scale(3)), mode: policy.ModeEnforce, cluster: withPDB,
-			current: deploy("web", replicas(3)), wantAllowed: true, wantCode: 200,
+			current: fixture.Deployment("web", fixture.Replicas(3)), wantAllowed: true, wantCode: 200,
 		},
 		"scale with an HPA uses the HPA minimum": {
 			req: scaleRequest(t, admissionv1.Update, scale(1), scale(3)), mode: policy.ModeEnforce, cluster: withHPA,
-			current: deploy("web", replicas(3)), wantAllowed: true, wantCode: 200,
+			current: fixture.Deployment("web", fixture.Replicas(3)), wantAllowed: true, wantCode: 200,
 		},
 		"scale of a Deployment already at 1 replica: pre-existing": {
 			req: scaleRequest(t, admissionv1.Update, scale(1), scale(1)), mode: policy.ModeEnforce,
-			current: deploy("web", replicas(1)), wantAllowed: true, wantCode: 200, wantWarnings: 2,
+			current: fixture.Deployment("web", fixture.Replicas(1)), wantAllowed: true, wantCode: 200, wantWarnings: 2,
 		},
 		"scale from 0 to 1 is denied": {
 			req: scaleRequest(t, admissionv1.Update, scale(1), scale(0)), mode: policy.ModeEnforce, cluster: withPDB,
-			current: deploy("web", replicas(0)), wantCode: http.StatusForbidden, wantContains: []string{"min-replicas"},
+			current: fixture.Deployment("web", fixture.Replicas(0)), wantCode: http.StatusForbidden, wantContains: []string{"min-replicas"},
 		},
 		"not an update": {
 			req: scaleRequest(t, admissionv1.Create, scale(1), nil), mode: policy.ModeEnforce,
 			wantAllowed: true, wantCode: 200,
 		},
 		"wrong kind": {
-			req:      request(t, admissionv1.Update, "apps", "Deployment", "deployments", "", "web", deploy("web", replicas(1)), deploy("web", replicas(3))),
+			req:      request(t, admissionv1.Update, "apps", "Deployment", "deployments", "", "web", fixture.Deployment("web", fixture.Replicas(1)), fixture.Deployment("web", fixture.Replicas(3))),
 			wantCode: http.StatusBadRequest, wantContains: []string{"expected a deployments/scale request"},
 		},
 		"wrong subresource": {
@@ -412,7 +413,7 @@ func TestScaleHandler(t *testing.T) {
 // TestDeploymentHandlerConfirmsDenialsLive: a cache that has not caught up with a PDB created a moment before the
 // Deployment must not deny it; the live read is consulted for denials only, and only in enforce mode.
 func TestDeploymentHandlerConfirmsDenialsLive(t *testing.T) {
-	withPDB := pdbs(maxUnavailable("web", "1"))
+	withPDB := pdbs(fixture.MaxUnavailable("web", "1"))
 	tests := map[string]struct {
 		mode        policy.Mode
 		cached      validate.Cluster
@@ -436,7 +437,7 @@ func TestDeploymentHandlerConfirmsDenialsLive(t *testing.T) {
 				liveReads++
 				return tc.live, tc.liveErr
 			}
-			req := deploymentRequest(t, admissionv1.Create, deploy("web", replicas(3)), nil)
+			req := deploymentRequest(t, admissionv1.Create, fixture.Deployment("web", fixture.Replicas(3)), nil)
 			resp := complete(t, req, h.Handle(context.Background(), req))
 			if resp.Allowed != tc.wantAllowed {
 				t.Errorf("allowed = %v, want %v (%v)", resp.Allowed, tc.wantAllowed, resp.Result)

@@ -8,6 +8,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/ha-webhook/ha-webhook/internal/fixture"
 	"github.com/ha-webhook/ha-webhook/internal/mutate"
 )
 
@@ -19,7 +20,7 @@ func FuzzViewPatchEqualsWholeDiff(f *testing.F) {
 	f.Add("5", "", "p0", "", "preStop:c0,", int64(5), true, []byte{4 | 64, 32}, uint8(6), true)
 	f.Add("1000", "relative", "70000", "", "readinessProbe:x", int64(600), true, []byte{4, 16}, uint8(0), false)
 	f.Fuzz(func(t *testing.T, sleep, path, port, skip, record string, grace int64, hasGrace bool, shape []byte, mode uint8, native bool) {
-		pod := fuzzPod(sleep, path, port, skip, record, grace, hasGrace, shape)
+		pod := fixture.FuzzPod(sleep, path, port, skip, record, grace, hasGrace, shape)
 		whole, err := json.Marshal(pod)
 		if err != nil {
 			t.Fatal(err)

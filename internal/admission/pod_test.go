@@ -22,6 +22,7 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 	cradmission "sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
+	"github.com/ha-webhook/ha-webhook/internal/fixture"
 	"github.com/ha-webhook/ha-webhook/internal/mutate"
 	"github.com/ha-webhook/ha-webhook/internal/names"
 	"github.com/ha-webhook/ha-webhook/internal/policy"
@@ -476,9 +477,9 @@ func TestHandlerAuditWarningsBounded(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			pod := newPod()
+			pod := fixture.NewPod()
 			for i := range tc.containers {
-				pod.Spec.Containers = append(pod.Spec.Containers, ctr(tc.name(i), tcpPort("", int32(8000+i))))
+				pod.Spec.Containers = append(pod.Spec.Containers, fixture.Container(tc.name(i), fixture.TCPPort("", int32(8000+i))))
 			}
 			raw, err := json.Marshal(pod)
 			if err != nil {
@@ -548,7 +549,7 @@ func TestHandlerRequests(t *testing.T) {
 			wantAllowed: true, wantCode: 200, wantMessage: "skipped: restartPolicy OnFailure", skipped: true,
 		},
 		"skip-mutation annotation with a failing mode lookup is allowed": {
-			op: admissionv1.Create, kind: "Pod", raw: mustJSON(t, withAnnotations(webPod(), names.AnnotationSkipMutation, "true")),
+			op: admissionv1.Create, kind: "Pod", raw: mustJSON(t, fixture.WithAnnotations(fixture.WebPod(), names.AnnotationSkipMutation, "true")),
 			mode:        func(context.Context, string) (policy.Mode, error) { return "", lookupErr },
 			wantAllowed: true, wantCode: 200, wantMessage: "skipped: " + names.AnnotationSkipMutation, skipped: true,
 		},
@@ -603,7 +604,7 @@ func TestHandlerNamespace(t *testing.T) {
 				got = append(got, ns)
 				return policy.ModeEnforce, nil
 			})
-			pod := webPod()
+			pod := fixture.WebPod()
 			pod.Namespace = tc.podNamespace
 			raw, err := json.Marshal(pod)
 			if err != nil {
@@ -652,7 +653,7 @@ func TestAuditWarning(t *testing.T) {
 			want: "ha-webhook audit: would set terminationGracePeriodSeconds to 45",
 		},
 		"container without a name never prints the value": {
-			in:   mutate.Injection{Field: mutate.FieldReadinessProbe, Value: tcpProbe(port8080)},
+			in:   mutate.Injection{Field: mutate.FieldReadinessProbe, Value: fixture.TCPProbe(port8080)},
 			want: `ha-webhook audit: would inject readinessProbe into container ""`,
 		},
 		"long name quoted and cut": {

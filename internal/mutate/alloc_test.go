@@ -6,16 +6,17 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 
+	"github.com/ha-webhook/ha-webhook/internal/fixture"
 	"github.com/ha-webhook/ha-webhook/internal/names"
 )
 
 // realisticPod is a typical Deployment pod: an app container serving HTTP and metrics, a log shipper without
 // ports, a few annotations, and an httpGet readiness override.
 func realisticPod() *corev1.Pod {
-	app := ctr("app", tcpPort("http", 8080), tcpPort("metrics", 9102))
+	app := fixture.Container("app", fixture.TCPPort("http", 8080), fixture.TCPPort("metrics", 9102))
 	app.Resources.Requests = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("250m"), corev1.ResourceMemory: resource.MustParse("256Mi")}
 	app.Env = []corev1.EnvVar{{Name: "PORT", Value: "8080"}, {Name: "LOG_LEVEL", Value: "info"}}
-	pod := newPod(app, ctr("log-shipper"))
+	pod := fixture.NewPod(app, fixture.Container("log-shipper"))
 	pod.Annotations = map[string]string{
 		"prometheus.io/scrape":              "true",
 		"prometheus.io/port":                "9102",

@@ -1,69 +1,16 @@
 package mutate
 
 import (
-	"fmt"
 	"strconv"
 	"testing"
 	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/utils/ptr"
 
-	"github.com/ha-webhook/ha-webhook/internal/names"
+	"github.com/ha-webhook/ha-webhook/internal/fixture"
 	"github.com/ha-webhook/ha-webhook/internal/text"
 )
-
-// fuzzPod builds a pod from fuzz input. Each byte of shape describes one container: bits 0-1 the protocol of its
-// port (none, TCP, UDP, SCTP), bit 2 a named port, bit 3 an existing readiness probe, bit 4 an existing exec
-// preStop, bit 5 no port at all, bit 6 a second, TCP port, bit 7 an init container instead.
-func fuzzPod(sleep, path, port, skip, record string, grace int64, hasGrace bool, shape []byte) *corev1.Pod {
-	pod := newPod()
-	pod.Annotations = map[string]string{}
-	for k, v := range map[string]string{
-		names.AnnotationPreStopSleepSeconds: sleep,
-		names.AnnotationReadinessPath:       path,
-		names.AnnotationReadinessPort:       port,
-		names.AnnotationSkipMutation:        skip,
-		names.AnnotationInjected:            record,
-	} {
-		if v != "" {
-			pod.Annotations[k] = v
-		}
-	}
-	if hasGrace {
-		pod.Spec.TerminationGracePeriodSeconds = ptr.To(grace)
-	}
-	if len(shape) > 16 {
-		shape = shape[:16]
-	}
-	for i, b := range shape {
-		c := ctr(fmt.Sprintf("c%d", i))
-		if b&32 == 0 {
-			p := corev1.ContainerPort{ContainerPort: int32(8000 + i), Protocol: []corev1.Protocol{"", corev1.ProtocolTCP, corev1.ProtocolUDP, corev1.ProtocolSCTP}[b&3]}
-			if b&4 != 0 {
-				p.Name = fmt.Sprintf("p%d", i)
-			}
-			c.Ports = append(c.Ports, p)
-			if b&64 != 0 {
-				c.Ports = append(c.Ports, tcpPort("http", 9000))
-			}
-		}
-		if b&8 != 0 {
-			c.ReadinessProbe = httpProbe("/own", intstr.FromInt32(1))
-		}
-		if b&16 != 0 {
-			c.Lifecycle = &corev1.Lifecycle{PreStop: execHandler("/drain")}
-		}
-		if b&128 != 0 {
-			pod.Spec.InitContainers = append(pod.Spec.InitContainers, c)
-		} else {
-			pod.Spec.Containers = append(pod.Spec.Containers, c)
-		}
-	}
-	return pod
-}
 
 func fuzzOptions(mode uint8, native bool) Options {
 	opts := testOptions()
@@ -86,7 +33,7 @@ func FuzzPod(f *testing.F) {
 	f.Add("5", "", "p0", "", "preStop:c0,", int64(5), true, []byte{4 | 64, 32}, uint8(6), true)
 	f.Fuzz(func(t *testing.T, sleep, path, port, skip, record string, grace int64, hasGrace bool, shape []byte, mode uint8, native bool) {
 		opts := fuzzOptions(mode, native)
-		pod := fuzzPod(sleep, path, port, skip, record, grace, hasGrace, shape)
+		pod := fixture.FuzzPod(sleep, path, port, skip, record, grace, hasGrace, shape)
 		before := pod.DeepCopy()
 		res := Pod(pod, opts)
 

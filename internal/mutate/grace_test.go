@@ -8,6 +8,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/ha-webhook/ha-webhook/internal/fixture"
 	"github.com/ha-webhook/ha-webhook/internal/names"
 )
 
@@ -35,7 +36,7 @@ func TestGraceProperties(t *testing.T) {
 		}
 		for s := int64(0); s <= opts.MaxPreStopSleepSeconds+2; s++ {
 			for _, g := range graces {
-				pod := withAnnotations(webPod(), names.AnnotationPreStopSleepSeconds, strconv.FormatInt(s, 10))
+				pod := fixture.WithAnnotations(fixture.WebPod(), names.AnnotationPreStopSleepSeconds, strconv.FormatInt(s, 10))
 				pod.Spec.TerminationGracePeriodSeconds = g
 				before := pod.DeepCopy()
 				Pod(pod, opts)
@@ -134,7 +135,7 @@ func TestRaisedGracePeriod(t *testing.T) {
 // TestInjectionValues: what Result reports is exactly what went into the pod, so audit warnings and `check`
 // previews describe the real mutation.
 func TestInjectionValues(t *testing.T) {
-	pod := withGrace(newPod(ctr("app", tcpPort("http", 8080))), 20)
+	pod := fixture.WithGrace(fixture.NewPod(fixture.Container("app", fixture.TCPPort("http", 8080))), 20)
 	res := Pod(pod, testOptions())
 	want := []Injection{
 		{Container: "app", Field: FieldReadinessProbe, Value: pod.Spec.Containers[0].ReadinessProbe},
@@ -154,7 +155,7 @@ func TestPodEmpty(t *testing.T) {
 	tests := map[string]*corev1.Pod{
 		"zero pod":            {},
 		"no containers":       {Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyAlways}},
-		"nil annotations map": newPod(ctr("worker")),
+		"nil annotations map": fixture.NewPod(fixture.Container("worker")),
 	}
 	for name, in := range tests {
 		t.Run(name, func(t *testing.T) {

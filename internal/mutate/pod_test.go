@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 
+	"github.com/ha-webhook/ha-webhook/internal/fixture"
 	"github.com/ha-webhook/ha-webhook/internal/names"
 	"github.com/ha-webhook/ha-webhook/internal/text"
 )
@@ -22,7 +23,7 @@ func set(p *corev1.Pod, fn func(p *corev1.Pod)) *corev1.Pod {
 }
 
 func recorded(p *corev1.Pod, record string) {
-	withAnnotations(p, names.AnnotationInjected, record)
+	fixture.WithAnnotations(p, names.AnnotationInjected, record)
 }
 
 var port8080 = intstr.FromInt32(8080)
@@ -41,61 +42,61 @@ func TestPod(t *testing.T) {
 	}{
 		// Skip rules.
 		"mirror pod": {
-			in:       withAnnotations(webPod(), names.AnnotationMirrorPod, "9f3c0e"),
+			in:       fixture.WithAnnotations(fixture.WebPod(), names.AnnotationMirrorPod, "9f3c0e"),
 			wantSkip: "mirror pod",
 		},
 		"mirror pod with an empty annotation value": {
-			in:       withAnnotations(webPod(), names.AnnotationMirrorPod, ""),
+			in:       fixture.WithAnnotations(fixture.WebPod(), names.AnnotationMirrorPod, ""),
 			wantSkip: "mirror pod",
 		},
 		"restartPolicy Never": {
-			in:       set(webPod(), func(p *corev1.Pod) { p.Spec.RestartPolicy = corev1.RestartPolicyNever }),
+			in:       set(fixture.WebPod(), func(p *corev1.Pod) { p.Spec.RestartPolicy = corev1.RestartPolicyNever }),
 			wantSkip: "restartPolicy Never",
 		},
 		"restartPolicy OnFailure": {
-			in:       set(webPod(), func(p *corev1.Pod) { p.Spec.RestartPolicy = corev1.RestartPolicyOnFailure }),
+			in:       set(fixture.WebPod(), func(p *corev1.Pod) { p.Spec.RestartPolicy = corev1.RestartPolicyOnFailure }),
 			wantSkip: "restartPolicy OnFailure",
 		},
 		"skip-mutation true": {
-			in:       withAnnotations(webPod(), names.AnnotationSkipMutation, "true"),
+			in:       fixture.WithAnnotations(fixture.WebPod(), names.AnnotationSkipMutation, "true"),
 			wantSkip: names.AnnotationSkipMutation,
 		},
 		"skip-mutation false is mutated": {
-			in: withAnnotations(webPod(), names.AnnotationSkipMutation, "false"),
-			want: set(withAnnotations(webPod(), names.AnnotationSkipMutation, "false"), func(p *corev1.Pod) {
-				p.Spec.Containers[0].ReadinessProbe = tcpProbe(port8080)
-				p.Spec.Containers[0].Lifecycle = sleepLifecycle(15)
+			in: fixture.WithAnnotations(fixture.WebPod(), names.AnnotationSkipMutation, "false"),
+			want: set(fixture.WithAnnotations(fixture.WebPod(), names.AnnotationSkipMutation, "false"), func(p *corev1.Pod) {
+				p.Spec.Containers[0].ReadinessProbe = fixture.TCPProbe(port8080)
+				p.Spec.Containers[0].Lifecycle = fixture.SleepLifecycle(15)
 				p.Spec.TerminationGracePeriodSeconds = ptr.To[int64](45)
 				recorded(p, "readinessProbe:app,preStop:app,terminationGracePeriodSeconds")
 			}),
 			wantInjections: []string{"readinessProbe:app", "preStop:app", "terminationGracePeriodSeconds=45"},
 		},
 		"skip-mutation True is mutated: only the exact value true skips": {
-			in: withAnnotations(webPod(), names.AnnotationSkipMutation, "True"),
-			want: set(withAnnotations(webPod(), names.AnnotationSkipMutation, "True"), func(p *corev1.Pod) {
-				p.Spec.Containers[0].ReadinessProbe = tcpProbe(port8080)
-				p.Spec.Containers[0].Lifecycle = sleepLifecycle(15)
+			in: fixture.WithAnnotations(fixture.WebPod(), names.AnnotationSkipMutation, "True"),
+			want: set(fixture.WithAnnotations(fixture.WebPod(), names.AnnotationSkipMutation, "True"), func(p *corev1.Pod) {
+				p.Spec.Containers[0].ReadinessProbe = fixture.TCPProbe(port8080)
+				p.Spec.Containers[0].Lifecycle = fixture.SleepLifecycle(15)
 				p.Spec.TerminationGracePeriodSeconds = ptr.To[int64](45)
 				recorded(p, "readinessProbe:app,preStop:app,terminationGracePeriodSeconds")
 			}),
 			wantInjections: []string{"readinessProbe:app", "preStop:app", "terminationGracePeriodSeconds=45"},
 		},
 		"skip-mutation empty is mutated": {
-			in: withAnnotations(webPod(), names.AnnotationSkipMutation, ""),
-			want: set(withAnnotations(webPod(), names.AnnotationSkipMutation, ""), func(p *corev1.Pod) {
-				p.Spec.Containers[0].ReadinessProbe = tcpProbe(port8080)
-				p.Spec.Containers[0].Lifecycle = sleepLifecycle(15)
+			in: fixture.WithAnnotations(fixture.WebPod(), names.AnnotationSkipMutation, ""),
+			want: set(fixture.WithAnnotations(fixture.WebPod(), names.AnnotationSkipMutation, ""), func(p *corev1.Pod) {
+				p.Spec.Containers[0].ReadinessProbe = fixture.TCPProbe(port8080)
+				p.Spec.Containers[0].Lifecycle = fixture.SleepLifecycle(15)
 				p.Spec.TerminationGracePeriodSeconds = ptr.To[int64](45)
 				recorded(p, "readinessProbe:app,preStop:app,terminationGracePeriodSeconds")
 			}),
 			wantInjections: []string{"readinessProbe:app", "preStop:app", "terminationGracePeriodSeconds=45"},
 		},
 		"empty restartPolicy counts as Always": {
-			in: set(webPod(), func(p *corev1.Pod) { p.Spec.RestartPolicy = "" }),
-			want: set(webPod(), func(p *corev1.Pod) {
+			in: set(fixture.WebPod(), func(p *corev1.Pod) { p.Spec.RestartPolicy = "" }),
+			want: set(fixture.WebPod(), func(p *corev1.Pod) {
 				p.Spec.RestartPolicy = ""
-				p.Spec.Containers[0].ReadinessProbe = tcpProbe(port8080)
-				p.Spec.Containers[0].Lifecycle = sleepLifecycle(15)
+				p.Spec.Containers[0].ReadinessProbe = fixture.TCPProbe(port8080)
+				p.Spec.Containers[0].Lifecycle = fixture.SleepLifecycle(15)
 				p.Spec.TerminationGracePeriodSeconds = ptr.To[int64](45)
 				recorded(p, "readinessProbe:app,preStop:app,terminationGracePeriodSeconds")
 			}),
@@ -104,39 +105,39 @@ func TestPod(t *testing.T) {
 
 		// Which containers serve traffic.
 		"container without ports": {
-			in: newPod(ctr("worker")),
+			in: fixture.NewPod(fixture.Container("worker")),
 		},
 		"UDP-only container": {
-			in: newPod(ctr("dns", udpPort("dns", 53))),
+			in: fixture.NewPod(fixture.Container("dns", fixture.UDPPort("dns", 53))),
 		},
 		"SCTP-only container": {
-			in: newPod(ctr("sig", corev1.ContainerPort{ContainerPort: 3868, Protocol: corev1.ProtocolSCTP})),
+			in: fixture.NewPod(fixture.Container("sig", corev1.ContainerPort{ContainerPort: 3868, Protocol: corev1.ProtocolSCTP})),
 		},
 		"unnamed TCP port probed by number": {
-			in: newPod(ctr("app", tcpPort("", 8080))),
-			want: set(newPod(ctr("app", tcpPort("", 8080))), func(p *corev1.Pod) {
-				p.Spec.Containers[0].ReadinessProbe = tcpProbe(port8080)
-				p.Spec.Containers[0].Lifecycle = sleepLifecycle(15)
+			in: fixture.NewPod(fixture.Container("app", fixture.TCPPort("", 8080))),
+			want: set(fixture.NewPod(fixture.Container("app", fixture.TCPPort("", 8080))), func(p *corev1.Pod) {
+				p.Spec.Containers[0].ReadinessProbe = fixture.TCPProbe(port8080)
+				p.Spec.Containers[0].Lifecycle = fixture.SleepLifecycle(15)
 				p.Spec.TerminationGracePeriodSeconds = ptr.To[int64](45)
 				recorded(p, "readinessProbe:app,preStop:app,terminationGracePeriodSeconds")
 			}),
 			wantInjections: []string{"readinessProbe:app", "preStop:app", "terminationGracePeriodSeconds=45"},
 		},
 		"named TCP port probed by name": {
-			in: newPod(ctr("app", tcpPort("http", 8080))),
-			want: set(newPod(ctr("app", tcpPort("http", 8080))), func(p *corev1.Pod) {
-				p.Spec.Containers[0].ReadinessProbe = tcpProbe(intstr.FromString("http"))
-				p.Spec.Containers[0].Lifecycle = sleepLifecycle(15)
+			in: fixture.NewPod(fixture.Container("app", fixture.TCPPort("http", 8080))),
+			want: set(fixture.NewPod(fixture.Container("app", fixture.TCPPort("http", 8080))), func(p *corev1.Pod) {
+				p.Spec.Containers[0].ReadinessProbe = fixture.TCPProbe(intstr.FromString("http"))
+				p.Spec.Containers[0].Lifecycle = fixture.SleepLifecycle(15)
 				p.Spec.TerminationGracePeriodSeconds = ptr.To[int64](45)
 				recorded(p, "readinessProbe:app,preStop:app,terminationGracePeriodSeconds")
 			}),
 			wantInjections: []string{"readinessProbe:app", "preStop:app", "terminationGracePeriodSeconds=45"},
 		},
 		"first TCP port after a UDP port": {
-			in: newPod(ctr("app", udpPort("dns", 53), tcpPort("", 9090), tcpPort("http", 8080))),
-			want: set(newPod(ctr("app", udpPort("dns", 53), tcpPort("", 9090), tcpPort("http", 8080))), func(p *corev1.Pod) {
-				p.Spec.Containers[0].ReadinessProbe = tcpProbe(intstr.FromInt32(9090))
-				p.Spec.Containers[0].Lifecycle = sleepLifecycle(15)
+			in: fixture.NewPod(fixture.Container("app", fixture.UDPPort("dns", 53), fixture.TCPPort("", 9090), fixture.TCPPort("http", 8080))),
+			want: set(fixture.NewPod(fixture.Container("app", fixture.UDPPort("dns", 53), fixture.TCPPort("", 9090), fixture.TCPPort("http", 8080))), func(p *corev1.Pod) {
+				p.Spec.Containers[0].ReadinessProbe = fixture.TCPProbe(intstr.FromInt32(9090))
+				p.Spec.Containers[0].Lifecycle = fixture.SleepLifecycle(15)
 				p.Spec.TerminationGracePeriodSeconds = ptr.To[int64](45)
 				recorded(p, "readinessProbe:app,preStop:app,terminationGracePeriodSeconds")
 			}),
@@ -145,107 +146,107 @@ func TestPod(t *testing.T) {
 
 		// What the user already has is kept.
 		"existing readiness probe kept, preStop still added": {
-			in: set(webPod(), func(p *corev1.Pod) {
-				p.Spec.Containers[0].ReadinessProbe = httpProbe("/own", intstr.FromInt32(8081))
+			in: set(fixture.WebPod(), func(p *corev1.Pod) {
+				p.Spec.Containers[0].ReadinessProbe = fixture.HTTPProbe("/own", intstr.FromInt32(8081))
 			}),
-			want: set(webPod(), func(p *corev1.Pod) {
-				p.Spec.Containers[0].ReadinessProbe = httpProbe("/own", intstr.FromInt32(8081))
-				p.Spec.Containers[0].Lifecycle = sleepLifecycle(15)
+			want: set(fixture.WebPod(), func(p *corev1.Pod) {
+				p.Spec.Containers[0].ReadinessProbe = fixture.HTTPProbe("/own", intstr.FromInt32(8081))
+				p.Spec.Containers[0].Lifecycle = fixture.SleepLifecycle(15)
 				p.Spec.TerminationGracePeriodSeconds = ptr.To[int64](45)
 				recorded(p, "preStop:app,terminationGracePeriodSeconds")
 			}),
 			wantInjections: []string{"preStop:app", "terminationGracePeriodSeconds=45"},
 		},
 		"existing exec preStop never replaced and grace left alone": {
-			in: set(webPod(), func(p *corev1.Pod) {
-				p.Spec.Containers[0].Lifecycle = &corev1.Lifecycle{PreStop: execHandler("/bin/drain")}
+			in: set(fixture.WebPod(), func(p *corev1.Pod) {
+				p.Spec.Containers[0].Lifecycle = &corev1.Lifecycle{PreStop: fixture.ExecHandler("/bin/drain")}
 			}),
-			want: set(webPod(), func(p *corev1.Pod) {
-				p.Spec.Containers[0].Lifecycle = &corev1.Lifecycle{PreStop: execHandler("/bin/drain")}
-				p.Spec.Containers[0].ReadinessProbe = tcpProbe(port8080)
+			want: set(fixture.WebPod(), func(p *corev1.Pod) {
+				p.Spec.Containers[0].Lifecycle = &corev1.Lifecycle{PreStop: fixture.ExecHandler("/bin/drain")}
+				p.Spec.Containers[0].ReadinessProbe = fixture.TCPProbe(port8080)
 				recorded(p, "readinessProbe:app")
 			}),
 			wantInjections: []string{"readinessProbe:app"},
 		},
 		"existing httpGet preStop never replaced": {
-			in: set(withGrace(webPod(), 60), func(p *corev1.Pod) {
+			in: set(fixture.WithGrace(fixture.WebPod(), 60), func(p *corev1.Pod) {
 				p.Spec.Containers[0].Lifecycle = &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{
 					HTTPGet: &corev1.HTTPGetAction{Path: "/quit", Port: port8080}}}
 			}),
-			want: set(withGrace(webPod(), 60), func(p *corev1.Pod) {
+			want: set(fixture.WithGrace(fixture.WebPod(), 60), func(p *corev1.Pod) {
 				p.Spec.Containers[0].Lifecycle = &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{
 					HTTPGet: &corev1.HTTPGetAction{Path: "/quit", Port: port8080}}}
-				p.Spec.Containers[0].ReadinessProbe = tcpProbe(port8080)
+				p.Spec.Containers[0].ReadinessProbe = fixture.TCPProbe(port8080)
 				recorded(p, "readinessProbe:app")
 			}),
 			wantInjections: []string{"readinessProbe:app"},
 		},
 		"existing shorter sleep preStop never replaced": {
-			in: set(webPod(), func(p *corev1.Pod) { p.Spec.Containers[0].Lifecycle = sleepLifecycle(3) }),
-			want: set(webPod(), func(p *corev1.Pod) {
-				p.Spec.Containers[0].Lifecycle = sleepLifecycle(3)
-				p.Spec.Containers[0].ReadinessProbe = tcpProbe(port8080)
+			in: set(fixture.WebPod(), func(p *corev1.Pod) { p.Spec.Containers[0].Lifecycle = fixture.SleepLifecycle(3) }),
+			want: set(fixture.WebPod(), func(p *corev1.Pod) {
+				p.Spec.Containers[0].Lifecycle = fixture.SleepLifecycle(3)
+				p.Spec.Containers[0].ReadinessProbe = fixture.TCPProbe(port8080)
 				recorded(p, "readinessProbe:app")
 			}),
 			wantInjections: []string{"readinessProbe:app"},
 		},
 		"postStart kept when preStop added": {
-			in: set(webPod(), func(p *corev1.Pod) {
-				p.Spec.Containers[0].Lifecycle = &corev1.Lifecycle{PostStart: execHandler("/bin/warm-up")}
+			in: set(fixture.WebPod(), func(p *corev1.Pod) {
+				p.Spec.Containers[0].Lifecycle = &corev1.Lifecycle{PostStart: fixture.ExecHandler("/bin/warm-up")}
 			}),
-			want: set(webPod(), func(p *corev1.Pod) {
-				p.Spec.Containers[0].Lifecycle = &corev1.Lifecycle{PostStart: execHandler("/bin/warm-up"), PreStop: sleepHandler(15)}
-				p.Spec.Containers[0].ReadinessProbe = tcpProbe(port8080)
+			want: set(fixture.WebPod(), func(p *corev1.Pod) {
+				p.Spec.Containers[0].Lifecycle = &corev1.Lifecycle{PostStart: fixture.ExecHandler("/bin/warm-up"), PreStop: fixture.SleepHandler(15)}
+				p.Spec.Containers[0].ReadinessProbe = fixture.TCPProbe(port8080)
 				p.Spec.TerminationGracePeriodSeconds = ptr.To[int64](45)
 				recorded(p, "readinessProbe:app,preStop:app,terminationGracePeriodSeconds")
 			}),
 			wantInjections: []string{"readinessProbe:app", "preStop:app", "terminationGracePeriodSeconds=45"},
 		},
 		"init containers and native sidecars untouched": {
-			in: set(newPod(ctr("worker")), func(p *corev1.Pod) {
-				sidecar := ctr("proxy", tcpPort("proxy", 15001))
+			in: set(fixture.NewPod(fixture.Container("worker")), func(p *corev1.Pod) {
+				sidecar := fixture.Container("proxy", fixture.TCPPort("proxy", 15001))
 				sidecar.RestartPolicy = ptr.To(corev1.ContainerRestartPolicyAlways)
-				p.Spec.InitContainers = []corev1.Container{ctr("migrate", tcpPort("", 5432)), sidecar}
+				p.Spec.InitContainers = []corev1.Container{fixture.Container("migrate", fixture.TCPPort("", 5432)), sidecar}
 			}),
 		},
 		"native sidecar untouched while the main container is mutated": {
-			in: set(webPod(), func(p *corev1.Pod) {
-				sidecar := ctr("proxy", tcpPort("proxy", 15001))
+			in: set(fixture.WebPod(), func(p *corev1.Pod) {
+				sidecar := fixture.Container("proxy", fixture.TCPPort("proxy", 15001))
 				sidecar.RestartPolicy = ptr.To(corev1.ContainerRestartPolicyAlways)
 				p.Spec.InitContainers = []corev1.Container{sidecar}
 			}),
-			want: set(webPod(), func(p *corev1.Pod) {
-				sidecar := ctr("proxy", tcpPort("proxy", 15001))
+			want: set(fixture.WebPod(), func(p *corev1.Pod) {
+				sidecar := fixture.Container("proxy", fixture.TCPPort("proxy", 15001))
 				sidecar.RestartPolicy = ptr.To(corev1.ContainerRestartPolicyAlways)
 				p.Spec.InitContainers = []corev1.Container{sidecar}
-				p.Spec.Containers[0].ReadinessProbe = tcpProbe(port8080)
-				p.Spec.Containers[0].Lifecycle = sleepLifecycle(15)
+				p.Spec.Containers[0].ReadinessProbe = fixture.TCPProbe(port8080)
+				p.Spec.Containers[0].Lifecycle = fixture.SleepLifecycle(15)
 				p.Spec.TerminationGracePeriodSeconds = ptr.To[int64](45)
 				recorded(p, "readinessProbe:app,preStop:app,terminationGracePeriodSeconds")
 			}),
 			wantInjections: []string{"readinessProbe:app", "preStop:app", "terminationGracePeriodSeconds=45"},
 		},
 		"several serving containers share one grace budget": {
-			in: newPod(ctr("app", tcpPort("", 8080)), ctr("logs"), ctr("metrics", tcpPort("metrics", 9090))),
-			want: set(newPod(ctr("app", tcpPort("", 8080)), ctr("logs"), ctr("metrics", tcpPort("metrics", 9090))), func(p *corev1.Pod) {
-				p.Spec.Containers[0].ReadinessProbe = tcpProbe(port8080)
-				p.Spec.Containers[0].Lifecycle = sleepLifecycle(15)
-				p.Spec.Containers[2].ReadinessProbe = tcpProbe(intstr.FromString("metrics"))
-				p.Spec.Containers[2].Lifecycle = sleepLifecycle(15)
+			in: fixture.NewPod(fixture.Container("app", fixture.TCPPort("", 8080)), fixture.Container("logs"), fixture.Container("metrics", fixture.TCPPort("metrics", 9090))),
+			want: set(fixture.NewPod(fixture.Container("app", fixture.TCPPort("", 8080)), fixture.Container("logs"), fixture.Container("metrics", fixture.TCPPort("metrics", 9090))), func(p *corev1.Pod) {
+				p.Spec.Containers[0].ReadinessProbe = fixture.TCPProbe(port8080)
+				p.Spec.Containers[0].Lifecycle = fixture.SleepLifecycle(15)
+				p.Spec.Containers[2].ReadinessProbe = fixture.TCPProbe(intstr.FromString("metrics"))
+				p.Spec.Containers[2].Lifecycle = fixture.SleepLifecycle(15)
 				p.Spec.TerminationGracePeriodSeconds = ptr.To[int64](45) // the sleeps run at once: 30 + 15, not 30 + 2×15
 				recorded(p, "readinessProbe:app,preStop:app,readinessProbe:metrics,preStop:metrics,terminationGracePeriodSeconds")
 			}),
 			wantInjections: []string{"readinessProbe:app", "preStop:app", "readinessProbe:metrics", "preStop:metrics", "terminationGracePeriodSeconds=45"},
 		},
 		"one container with its own preStop, the other gets the sleep": {
-			in: set(newPod(ctr("app", tcpPort("", 8080)), ctr("admin", tcpPort("", 9000))), func(p *corev1.Pod) {
-				p.Spec.Containers[0].Lifecycle = &corev1.Lifecycle{PreStop: execHandler("/drain")}
+			in: set(fixture.NewPod(fixture.Container("app", fixture.TCPPort("", 8080)), fixture.Container("admin", fixture.TCPPort("", 9000))), func(p *corev1.Pod) {
+				p.Spec.Containers[0].Lifecycle = &corev1.Lifecycle{PreStop: fixture.ExecHandler("/drain")}
 			}),
-			want: set(newPod(ctr("app", tcpPort("", 8080)), ctr("admin", tcpPort("", 9000))), func(p *corev1.Pod) {
-				p.Spec.Containers[0].Lifecycle = &corev1.Lifecycle{PreStop: execHandler("/drain")}
-				p.Spec.Containers[0].ReadinessProbe = tcpProbe(port8080)
-				p.Spec.Containers[1].ReadinessProbe = tcpProbe(intstr.FromInt32(9000))
-				p.Spec.Containers[1].Lifecycle = sleepLifecycle(15)
+			want: set(fixture.NewPod(fixture.Container("app", fixture.TCPPort("", 8080)), fixture.Container("admin", fixture.TCPPort("", 9000))), func(p *corev1.Pod) {
+				p.Spec.Containers[0].Lifecycle = &corev1.Lifecycle{PreStop: fixture.ExecHandler("/drain")}
+				p.Spec.Containers[0].ReadinessProbe = fixture.TCPProbe(port8080)
+				p.Spec.Containers[1].ReadinessProbe = fixture.TCPProbe(intstr.FromInt32(9000))
+				p.Spec.Containers[1].Lifecycle = fixture.SleepLifecycle(15)
 				p.Spec.TerminationGracePeriodSeconds = ptr.To[int64](45)
 				recorded(p, "readinessProbe:app,readinessProbe:admin,preStop:admin,terminationGracePeriodSeconds")
 			}),
@@ -254,62 +255,62 @@ func TestPod(t *testing.T) {
 
 		// Readiness annotations.
 		"readiness-path gives httpGet on the first TCP port": {
-			in: withAnnotations(webPod(), names.AnnotationReadinessPath, "/healthz"),
-			want: set(withAnnotations(webPod(), names.AnnotationReadinessPath, "/healthz"), func(p *corev1.Pod) {
-				p.Spec.Containers[0].ReadinessProbe = httpProbe("/healthz", port8080)
-				p.Spec.Containers[0].Lifecycle = sleepLifecycle(15)
+			in: fixture.WithAnnotations(fixture.WebPod(), names.AnnotationReadinessPath, "/healthz"),
+			want: set(fixture.WithAnnotations(fixture.WebPod(), names.AnnotationReadinessPath, "/healthz"), func(p *corev1.Pod) {
+				p.Spec.Containers[0].ReadinessProbe = fixture.HTTPProbe("/healthz", port8080)
+				p.Spec.Containers[0].Lifecycle = fixture.SleepLifecycle(15)
 				p.Spec.TerminationGracePeriodSeconds = ptr.To[int64](45)
 				recorded(p, "readinessProbe:app,preStop:app,terminationGracePeriodSeconds")
 			}),
 			wantInjections: []string{"readinessProbe:app", "preStop:app", "terminationGracePeriodSeconds=45"},
 		},
 		"readiness-path with a query string": {
-			in: withAnnotations(webPod(), names.AnnotationReadinessPath, "/healthz?deep=1"),
-			want: set(withAnnotations(webPod(), names.AnnotationReadinessPath, "/healthz?deep=1"), func(p *corev1.Pod) {
-				p.Spec.Containers[0].ReadinessProbe = httpProbe("/healthz?deep=1", port8080)
-				p.Spec.Containers[0].Lifecycle = sleepLifecycle(15)
+			in: fixture.WithAnnotations(fixture.WebPod(), names.AnnotationReadinessPath, "/healthz?deep=1"),
+			want: set(fixture.WithAnnotations(fixture.WebPod(), names.AnnotationReadinessPath, "/healthz?deep=1"), func(p *corev1.Pod) {
+				p.Spec.Containers[0].ReadinessProbe = fixture.HTTPProbe("/healthz?deep=1", port8080)
+				p.Spec.Containers[0].Lifecycle = fixture.SleepLifecycle(15)
 				p.Spec.TerminationGracePeriodSeconds = ptr.To[int64](45)
 				recorded(p, "readinessProbe:app,preStop:app,terminationGracePeriodSeconds")
 			}),
 			wantInjections: []string{"readinessProbe:app", "preStop:app", "terminationGracePeriodSeconds=45"},
 		},
 		"readiness-path of exactly 256 characters accepted": {
-			in: withAnnotations(webPod(), names.AnnotationReadinessPath, "/"+strings.Repeat("a", 255)),
-			want: set(withAnnotations(webPod(), names.AnnotationReadinessPath, "/"+strings.Repeat("a", 255)), func(p *corev1.Pod) {
-				p.Spec.Containers[0].ReadinessProbe = httpProbe("/"+strings.Repeat("a", 255), port8080)
-				p.Spec.Containers[0].Lifecycle = sleepLifecycle(15)
+			in: fixture.WithAnnotations(fixture.WebPod(), names.AnnotationReadinessPath, "/"+strings.Repeat("a", 255)),
+			want: set(fixture.WithAnnotations(fixture.WebPod(), names.AnnotationReadinessPath, "/"+strings.Repeat("a", 255)), func(p *corev1.Pod) {
+				p.Spec.Containers[0].ReadinessProbe = fixture.HTTPProbe("/"+strings.Repeat("a", 255), port8080)
+				p.Spec.Containers[0].Lifecycle = fixture.SleepLifecycle(15)
 				p.Spec.TerminationGracePeriodSeconds = ptr.To[int64](45)
 				recorded(p, "readinessProbe:app,preStop:app,terminationGracePeriodSeconds")
 			}),
 			wantInjections: []string{"readinessProbe:app", "preStop:app", "terminationGracePeriodSeconds=45"},
 		},
 		"readiness-path and readiness-port by name": {
-			in: withAnnotations(newPod(ctr("app", tcpPort("grpc", 9000), tcpPort("http", 8080))),
+			in: fixture.WithAnnotations(fixture.NewPod(fixture.Container("app", fixture.TCPPort("grpc", 9000), fixture.TCPPort("http", 8080))),
 				names.AnnotationReadinessPath, "/ready", names.AnnotationReadinessPort, "http"),
-			want: set(withAnnotations(newPod(ctr("app", tcpPort("grpc", 9000), tcpPort("http", 8080))),
+			want: set(fixture.WithAnnotations(fixture.NewPod(fixture.Container("app", fixture.TCPPort("grpc", 9000), fixture.TCPPort("http", 8080))),
 				names.AnnotationReadinessPath, "/ready", names.AnnotationReadinessPort, "http"), func(p *corev1.Pod) {
-				p.Spec.Containers[0].ReadinessProbe = httpProbe("/ready", intstr.FromString("http"))
-				p.Spec.Containers[0].Lifecycle = sleepLifecycle(15)
+				p.Spec.Containers[0].ReadinessProbe = fixture.HTTPProbe("/ready", intstr.FromString("http"))
+				p.Spec.Containers[0].Lifecycle = fixture.SleepLifecycle(15)
 				p.Spec.TerminationGracePeriodSeconds = ptr.To[int64](45)
 				recorded(p, "readinessProbe:app,preStop:app,terminationGracePeriodSeconds")
 			}),
 			wantInjections: []string{"readinessProbe:app", "preStop:app", "terminationGracePeriodSeconds=45"},
 		},
 		"readiness-port by number, declared": {
-			in: withAnnotations(newPod(ctr("app", tcpPort("grpc", 9000), tcpPort("", 8080))), names.AnnotationReadinessPort, "8080"),
-			want: set(withAnnotations(newPod(ctr("app", tcpPort("grpc", 9000), tcpPort("", 8080))), names.AnnotationReadinessPort, "8080"), func(p *corev1.Pod) {
-				p.Spec.Containers[0].ReadinessProbe = tcpProbe(port8080)
-				p.Spec.Containers[0].Lifecycle = sleepLifecycle(15)
+			in: fixture.WithAnnotations(fixture.NewPod(fixture.Container("app", fixture.TCPPort("grpc", 9000), fixture.TCPPort("", 8080))), names.AnnotationReadinessPort, "8080"),
+			want: set(fixture.WithAnnotations(fixture.NewPod(fixture.Container("app", fixture.TCPPort("grpc", 9000), fixture.TCPPort("", 8080))), names.AnnotationReadinessPort, "8080"), func(p *corev1.Pod) {
+				p.Spec.Containers[0].ReadinessProbe = fixture.TCPProbe(port8080)
+				p.Spec.Containers[0].Lifecycle = fixture.SleepLifecycle(15)
 				p.Spec.TerminationGracePeriodSeconds = ptr.To[int64](45)
 				recorded(p, "readinessProbe:app,preStop:app,terminationGracePeriodSeconds")
 			}),
 			wantInjections: []string{"readinessProbe:app", "preStop:app", "terminationGracePeriodSeconds=45"},
 		},
 		"readiness-port by name, not declared": {
-			in: withAnnotations(newPod(ctr("app", tcpPort("grpc", 9000))), names.AnnotationReadinessPort, "http"),
-			want: set(withAnnotations(newPod(ctr("app", tcpPort("grpc", 9000))), names.AnnotationReadinessPort, "http"), func(p *corev1.Pod) {
-				p.Spec.Containers[0].ReadinessProbe = tcpProbe(intstr.FromString("grpc"))
-				p.Spec.Containers[0].Lifecycle = sleepLifecycle(15)
+			in: fixture.WithAnnotations(fixture.NewPod(fixture.Container("app", fixture.TCPPort("grpc", 9000))), names.AnnotationReadinessPort, "http"),
+			want: set(fixture.WithAnnotations(fixture.NewPod(fixture.Container("app", fixture.TCPPort("grpc", 9000))), names.AnnotationReadinessPort, "http"), func(p *corev1.Pod) {
+				p.Spec.Containers[0].ReadinessProbe = fixture.TCPProbe(intstr.FromString("grpc"))
+				p.Spec.Containers[0].Lifecycle = fixture.SleepLifecycle(15)
 				p.Spec.TerminationGracePeriodSeconds = ptr.To[int64](45)
 				recorded(p, "readinessProbe:app,preStop:app,terminationGracePeriodSeconds")
 			}),
@@ -317,10 +318,10 @@ func TestPod(t *testing.T) {
 			wantWarnings:   []string{`ha-webhook.io/readiness-port: http not declared, probing port grpc in container "app"`},
 		},
 		"readiness-port by number, not declared": {
-			in: withAnnotations(webPod(), names.AnnotationReadinessPort, "9999"),
-			want: set(withAnnotations(webPod(), names.AnnotationReadinessPort, "9999"), func(p *corev1.Pod) {
-				p.Spec.Containers[0].ReadinessProbe = tcpProbe(port8080)
-				p.Spec.Containers[0].Lifecycle = sleepLifecycle(15)
+			in: fixture.WithAnnotations(fixture.WebPod(), names.AnnotationReadinessPort, "9999"),
+			want: set(fixture.WithAnnotations(fixture.WebPod(), names.AnnotationReadinessPort, "9999"), func(p *corev1.Pod) {
+				p.Spec.Containers[0].ReadinessProbe = fixture.TCPProbe(port8080)
+				p.Spec.Containers[0].Lifecycle = fixture.SleepLifecycle(15)
 				p.Spec.TerminationGracePeriodSeconds = ptr.To[int64](45)
 				recorded(p, "readinessProbe:app,preStop:app,terminationGracePeriodSeconds")
 			}),
@@ -328,10 +329,10 @@ func TestPod(t *testing.T) {
 			wantWarnings:   []string{`ha-webhook.io/readiness-port: 9999 not declared, probing port 8080 in container "app"`},
 		},
 		"readiness-port declared only as UDP": {
-			in: withAnnotations(newPod(ctr("app", udpPort("stats", 8125), tcpPort("", 8080))), names.AnnotationReadinessPort, "stats"),
-			want: set(withAnnotations(newPod(ctr("app", udpPort("stats", 8125), tcpPort("", 8080))), names.AnnotationReadinessPort, "stats"), func(p *corev1.Pod) {
-				p.Spec.Containers[0].ReadinessProbe = tcpProbe(port8080)
-				p.Spec.Containers[0].Lifecycle = sleepLifecycle(15)
+			in: fixture.WithAnnotations(fixture.NewPod(fixture.Container("app", fixture.UDPPort("stats", 8125), fixture.TCPPort("", 8080))), names.AnnotationReadinessPort, "stats"),
+			want: set(fixture.WithAnnotations(fixture.NewPod(fixture.Container("app", fixture.UDPPort("stats", 8125), fixture.TCPPort("", 8080))), names.AnnotationReadinessPort, "stats"), func(p *corev1.Pod) {
+				p.Spec.Containers[0].ReadinessProbe = fixture.TCPProbe(port8080)
+				p.Spec.Containers[0].Lifecycle = fixture.SleepLifecycle(15)
 				p.Spec.TerminationGracePeriodSeconds = ptr.To[int64](45)
 				recorded(p, "readinessProbe:app,preStop:app,terminationGracePeriodSeconds")
 			}),
@@ -339,12 +340,12 @@ func TestPod(t *testing.T) {
 			wantWarnings:   []string{"readiness-port: stats not declared"},
 		},
 		"readiness-port warned once per serving container": {
-			in: withAnnotations(newPod(ctr("a", tcpPort("", 80)), ctr("b", tcpPort("", 81))), names.AnnotationReadinessPort, "9999"),
-			want: set(withAnnotations(newPod(ctr("a", tcpPort("", 80)), ctr("b", tcpPort("", 81))), names.AnnotationReadinessPort, "9999"), func(p *corev1.Pod) {
-				p.Spec.Containers[0].ReadinessProbe = tcpProbe(intstr.FromInt32(80))
-				p.Spec.Containers[0].Lifecycle = sleepLifecycle(15)
-				p.Spec.Containers[1].ReadinessProbe = tcpProbe(intstr.FromInt32(81))
-				p.Spec.Containers[1].Lifecycle = sleepLifecycle(15)
+			in: fixture.WithAnnotations(fixture.NewPod(fixture.Container("a", fixture.TCPPort("", 80)), fixture.Container("b", fixture.TCPPort("", 81))), names.AnnotationReadinessPort, "9999"),
+			want: set(fixture.WithAnnotations(fixture.NewPod(fixture.Container("a", fixture.TCPPort("", 80)), fixture.Container("b", fixture.TCPPort("", 81))), names.AnnotationReadinessPort, "9999"), func(p *corev1.Pod) {
+				p.Spec.Containers[0].ReadinessProbe = fixture.TCPProbe(intstr.FromInt32(80))
+				p.Spec.Containers[0].Lifecycle = fixture.SleepLifecycle(15)
+				p.Spec.Containers[1].ReadinessProbe = fixture.TCPProbe(intstr.FromInt32(81))
+				p.Spec.Containers[1].Lifecycle = fixture.SleepLifecycle(15)
 				p.Spec.TerminationGracePeriodSeconds = ptr.To[int64](45)
 				recorded(p, "readinessProbe:a,preStop:a,readinessProbe:b,preStop:b,terminationGracePeriodSeconds")
 			}),
@@ -352,55 +353,55 @@ func TestPod(t *testing.T) {
 			wantWarnings:   []string{`probing port 80 in container "a"`, `probing port 81 in container "b"`},
 		},
 		"readiness-port 0 invalid": {
-			in:             withAnnotations(webPod(), names.AnnotationReadinessPort, "0"),
+			in:             fixture.WithAnnotations(fixture.WebPod(), names.AnnotationReadinessPort, "0"),
 			want:           mutatedWebPod(names.AnnotationReadinessPort, "0"),
 			wantInjections: []string{"readinessProbe:app", "preStop:app", "terminationGracePeriodSeconds=45"},
 			wantWarnings:   []string{`ha-webhook.io/readiness-port: ignored (port number must be 1-65535): "0"`},
 		},
 		"readiness-port 70000 invalid": {
-			in:             withAnnotations(webPod(), names.AnnotationReadinessPort, "70000"),
+			in:             fixture.WithAnnotations(fixture.WebPod(), names.AnnotationReadinessPort, "70000"),
 			want:           mutatedWebPod(names.AnnotationReadinessPort, "70000"),
 			wantInjections: []string{"readinessProbe:app", "preStop:app", "terminationGracePeriodSeconds=45"},
 			wantWarnings:   []string{`(port number must be 1-65535): "70000"`},
 		},
 		"readiness-port invalid name": {
-			in:             withAnnotations(webPod(), names.AnnotationReadinessPort, "Not_A_Port"),
+			in:             fixture.WithAnnotations(fixture.WebPod(), names.AnnotationReadinessPort, "Not_A_Port"),
 			want:           mutatedWebPod(names.AnnotationReadinessPort, "Not_A_Port"),
 			wantInjections: []string{"readinessProbe:app", "preStop:app", "terminationGracePeriodSeconds=45"},
 			wantWarnings:   []string{`ha-webhook.io/readiness-port: ignored (not a port number or name): "Not_A_Port"`},
 		},
 		"readiness-path relative": {
-			in:             withAnnotations(webPod(), names.AnnotationReadinessPath, "healthz"),
+			in:             fixture.WithAnnotations(fixture.WebPod(), names.AnnotationReadinessPath, "healthz"),
 			want:           mutatedWebPod(names.AnnotationReadinessPath, "healthz"),
 			wantInjections: []string{"readinessProbe:app", "preStop:app", "terminationGracePeriodSeconds=45"},
 			wantWarnings:   []string{`ha-webhook.io/readiness-path: ignored (must start with /), probing tcpSocket: "healthz"`},
 		},
 		"readiness-path empty": {
-			in:             withAnnotations(webPod(), names.AnnotationReadinessPath, ""),
+			in:             fixture.WithAnnotations(fixture.WebPod(), names.AnnotationReadinessPath, ""),
 			want:           mutatedWebPod(names.AnnotationReadinessPath, ""),
 			wantInjections: []string{"readinessProbe:app", "preStop:app", "terminationGracePeriodSeconds=45"},
 			wantWarnings:   []string{`(must start with /), probing tcpSocket: ""`},
 		},
 		"readiness-path with a control character": {
-			in:             withAnnotations(webPod(), names.AnnotationReadinessPath, "/health\r\nHost: evil"),
+			in:             fixture.WithAnnotations(fixture.WebPod(), names.AnnotationReadinessPath, "/health\r\nHost: evil"),
 			want:           mutatedWebPod(names.AnnotationReadinessPath, "/health\r\nHost: evil"),
 			wantInjections: []string{"readinessProbe:app", "preStop:app", "terminationGracePeriodSeconds=45"},
 			wantWarnings:   []string{`(whitespace or control characters), probing tcpSocket: "/health\r\nHost: evil"`},
 		},
 		"readiness-path with a space": {
-			in:             withAnnotations(webPod(), names.AnnotationReadinessPath, "/health z"),
+			in:             fixture.WithAnnotations(fixture.WebPod(), names.AnnotationReadinessPath, "/health z"),
 			want:           mutatedWebPod(names.AnnotationReadinessPath, "/health z"),
 			wantInjections: []string{"readinessProbe:app", "preStop:app", "terminationGracePeriodSeconds=45"},
 			wantWarnings:   []string{`(whitespace or control characters), probing tcpSocket: "/health z"`},
 		},
 		"readiness-path with invalid UTF-8": {
-			in:             withAnnotations(webPod(), names.AnnotationReadinessPath, "/h\xffz"),
+			in:             fixture.WithAnnotations(fixture.WebPod(), names.AnnotationReadinessPath, "/h\xffz"),
 			want:           mutatedWebPod(names.AnnotationReadinessPath, "/h\xffz"),
 			wantInjections: []string{"readinessProbe:app", "preStop:app", "terminationGracePeriodSeconds=45"},
 			wantWarnings:   []string{"(whitespace or control characters)"},
 		},
 		"readiness-path too long": {
-			in:             withAnnotations(webPod(), names.AnnotationReadinessPath, "/"+strings.Repeat("a", 256)),
+			in:             fixture.WithAnnotations(fixture.WebPod(), names.AnnotationReadinessPath, "/"+strings.Repeat("a", 256)),
 			want:           mutatedWebPod(names.AnnotationReadinessPath, "/"+strings.Repeat("a", 256)),
 			wantInjections: []string{"readinessProbe:app", "preStop:app", "terminationGracePeriodSeconds=45"},
 			// Cut at 120 characters, in the quoted value at the end.
@@ -409,66 +410,66 @@ func TestPod(t *testing.T) {
 
 		// preStop sleep override.
 		"sleep override 20": {
-			in:             withAnnotations(webPod(), names.AnnotationPreStopSleepSeconds, "20"),
+			in:             fixture.WithAnnotations(fixture.WebPod(), names.AnnotationPreStopSleepSeconds, "20"),
 			want:           sleptWebPod(20, 50, names.AnnotationPreStopSleepSeconds, "20"),
 			wantInjections: []string{"readinessProbe:app", "preStop:app", "terminationGracePeriodSeconds=50"},
 		},
 		"sleep override with surrounding spaces": {
-			in:             withAnnotations(webPod(), names.AnnotationPreStopSleepSeconds, " 20 "),
+			in:             fixture.WithAnnotations(fixture.WebPod(), names.AnnotationPreStopSleepSeconds, " 20 "),
 			want:           sleptWebPod(20, 50, names.AnnotationPreStopSleepSeconds, " 20 "),
 			wantInjections: []string{"readinessProbe:app", "preStop:app", "terminationGracePeriodSeconds=50"},
 		},
 		"sleep override 0 injects no preStop and leaves grace alone": {
-			in: withAnnotations(withGrace(webPod(), 10), names.AnnotationPreStopSleepSeconds, "0"),
-			want: set(withAnnotations(withGrace(webPod(), 10), names.AnnotationPreStopSleepSeconds, "0"), func(p *corev1.Pod) {
-				p.Spec.Containers[0].ReadinessProbe = tcpProbe(port8080)
+			in: fixture.WithAnnotations(fixture.WithGrace(fixture.WebPod(), 10), names.AnnotationPreStopSleepSeconds, "0"),
+			want: set(fixture.WithAnnotations(fixture.WithGrace(fixture.WebPod(), 10), names.AnnotationPreStopSleepSeconds, "0"), func(p *corev1.Pod) {
+				p.Spec.Containers[0].ReadinessProbe = fixture.TCPProbe(port8080)
 				recorded(p, "readinessProbe:app")
 			}),
 			wantInjections: []string{"readinessProbe:app"},
 		},
 		"sleep override equal to the maximum": {
-			in:             withAnnotations(webPod(), names.AnnotationPreStopSleepSeconds, "120"),
+			in:             fixture.WithAnnotations(fixture.WebPod(), names.AnnotationPreStopSleepSeconds, "120"),
 			want:           sleptWebPod(120, 150, names.AnnotationPreStopSleepSeconds, "120"),
 			wantInjections: []string{"readinessProbe:app", "preStop:app", "terminationGracePeriodSeconds=150"},
 		},
 		"sleep override above the maximum is clamped": {
-			in:             withAnnotations(webPod(), names.AnnotationPreStopSleepSeconds, "1000"),
+			in:             fixture.WithAnnotations(fixture.WebPod(), names.AnnotationPreStopSleepSeconds, "1000"),
 			want:           sleptWebPod(120, 150, names.AnnotationPreStopSleepSeconds, "1000"),
 			wantInjections: []string{"readinessProbe:app", "preStop:app", "terminationGracePeriodSeconds=150"},
 			wantWarnings:   []string{`ha-webhook.io/prestop-sleep-seconds: using the maximum 120 instead of "1000"`},
 		},
 		"sleep override overflowing int64 is clamped": {
-			in:             withAnnotations(webPod(), names.AnnotationPreStopSleepSeconds, "99999999999999999999"),
+			in:             fixture.WithAnnotations(fixture.WebPod(), names.AnnotationPreStopSleepSeconds, "99999999999999999999"),
 			want:           sleptWebPod(120, 150, names.AnnotationPreStopSleepSeconds, "99999999999999999999"),
 			wantInjections: []string{"readinessProbe:app", "preStop:app", "terminationGracePeriodSeconds=150"},
 			wantWarnings:   []string{`using the maximum 120 instead of "99999999999999999999"`},
 		},
 		"sleep override negative overflow uses the default": {
-			in:             withAnnotations(webPod(), names.AnnotationPreStopSleepSeconds, "-99999999999999999999"),
+			in:             fixture.WithAnnotations(fixture.WebPod(), names.AnnotationPreStopSleepSeconds, "-99999999999999999999"),
 			want:           sleptWebPod(15, 45, names.AnnotationPreStopSleepSeconds, "-99999999999999999999"),
 			wantInjections: []string{"readinessProbe:app", "preStop:app", "terminationGracePeriodSeconds=45"},
 			wantWarnings:   []string{`using 15, not a whole number of seconds >= 0: "-99999999999999999999"`},
 		},
 		"sleep override negative uses the default": {
-			in:             withAnnotations(webPod(), names.AnnotationPreStopSleepSeconds, "-5"),
+			in:             fixture.WithAnnotations(fixture.WebPod(), names.AnnotationPreStopSleepSeconds, "-5"),
 			want:           sleptWebPod(15, 45, names.AnnotationPreStopSleepSeconds, "-5"),
 			wantInjections: []string{"readinessProbe:app", "preStop:app", "terminationGracePeriodSeconds=45"},
 			wantWarnings:   []string{`ha-webhook.io/prestop-sleep-seconds: using 15, not a whole number of seconds >= 0: "-5"`},
 		},
 		"sleep override non-numeric uses the default": {
-			in:             withAnnotations(webPod(), names.AnnotationPreStopSleepSeconds, "20s"),
+			in:             fixture.WithAnnotations(fixture.WebPod(), names.AnnotationPreStopSleepSeconds, "20s"),
 			want:           sleptWebPod(15, 45, names.AnnotationPreStopSleepSeconds, "20s"),
 			wantInjections: []string{"readinessProbe:app", "preStop:app", "terminationGracePeriodSeconds=45"},
 			wantWarnings:   []string{`not a whole number of seconds >= 0: "20s"`},
 		},
 		"sleep override fraction uses the default": {
-			in:             withAnnotations(webPod(), names.AnnotationPreStopSleepSeconds, "1.5"),
+			in:             fixture.WithAnnotations(fixture.WebPod(), names.AnnotationPreStopSleepSeconds, "1.5"),
 			want:           sleptWebPod(15, 45, names.AnnotationPreStopSleepSeconds, "1.5"),
 			wantInjections: []string{"readinessProbe:app", "preStop:app", "terminationGracePeriodSeconds=45"},
 			wantWarnings:   []string{`not a whole number of seconds >= 0: "1.5"`},
 		},
 		"sleep override empty uses the default": {
-			in:             withAnnotations(webPod(), names.AnnotationPreStopSleepSeconds, ""),
+			in:             fixture.WithAnnotations(fixture.WebPod(), names.AnnotationPreStopSleepSeconds, ""),
 			want:           sleptWebPod(15, 45, names.AnnotationPreStopSleepSeconds, ""),
 			wantInjections: []string{"readinessProbe:app", "preStop:app", "terminationGracePeriodSeconds=45"},
 			wantWarnings:   []string{`not a whole number of seconds >= 0: ""`},
@@ -476,61 +477,61 @@ func TestPod(t *testing.T) {
 
 		// Termination budget.
 		"grace below the sleep": {
-			in:             withGrace(webPod(), 10),
+			in:             fixture.WithGrace(fixture.WebPod(), 10),
 			want:           sleptWebPod(15, 25),
 			wantInjections: []string{"readinessProbe:app", "preStop:app", "terminationGracePeriodSeconds=25"},
 		},
 		"grace equal to the sleep": {
-			in:             withGrace(webPod(), 15),
+			in:             fixture.WithGrace(fixture.WebPod(), 15),
 			want:           sleptWebPod(15, 30),
 			wantInjections: []string{"readinessProbe:app", "preStop:app", "terminationGracePeriodSeconds=30"},
 		},
 		"grace above the sleep": {
-			in:             withGrace(webPod(), 40),
+			in:             fixture.WithGrace(fixture.WebPod(), 40),
 			want:           sleptWebPod(15, 55),
 			wantInjections: []string{"readinessProbe:app", "preStop:app", "terminationGracePeriodSeconds=55"},
 		},
 		"grace raise capped": {
-			in:             withGrace(webPod(), 590),
+			in:             fixture.WithGrace(fixture.WebPod(), 590),
 			want:           sleptWebPod(15, 600),
 			wantInjections: []string{"readinessProbe:app", "preStop:app", "terminationGracePeriodSeconds=600"},
 		},
 		"grace at the cap left alone": {
-			in: withGrace(webPod(), 600),
-			want: set(withGrace(webPod(), 600), func(p *corev1.Pod) {
-				p.Spec.Containers[0].ReadinessProbe = tcpProbe(port8080)
-				p.Spec.Containers[0].Lifecycle = sleepLifecycle(15)
+			in: fixture.WithGrace(fixture.WebPod(), 600),
+			want: set(fixture.WithGrace(fixture.WebPod(), 600), func(p *corev1.Pod) {
+				p.Spec.Containers[0].ReadinessProbe = fixture.TCPProbe(port8080)
+				p.Spec.Containers[0].Lifecycle = fixture.SleepLifecycle(15)
 				recorded(p, "readinessProbe:app,preStop:app")
 			}),
 			wantInjections: []string{"readinessProbe:app", "preStop:app"},
 		},
 		"grace above the cap never lowered": {
-			in: withGrace(webPod(), 3600),
-			want: set(withGrace(webPod(), 3600), func(p *corev1.Pod) {
-				p.Spec.Containers[0].ReadinessProbe = tcpProbe(port8080)
-				p.Spec.Containers[0].Lifecycle = sleepLifecycle(15)
+			in: fixture.WithGrace(fixture.WebPod(), 3600),
+			want: set(fixture.WithGrace(fixture.WebPod(), 3600), func(p *corev1.Pod) {
+				p.Spec.Containers[0].ReadinessProbe = fixture.TCPProbe(port8080)
+				p.Spec.Containers[0].Lifecycle = fixture.SleepLifecycle(15)
 				recorded(p, "readinessProbe:app,preStop:app")
 			}),
 			wantInjections: []string{"readinessProbe:app", "preStop:app"},
 		},
 		"grace 0 raised above the sleep": {
-			in:             withGrace(webPod(), 0),
+			in:             fixture.WithGrace(fixture.WebPod(), 0),
 			want:           sleptWebPod(15, 16),
 			wantInjections: []string{"readinessProbe:app", "preStop:app", "terminationGracePeriodSeconds=16"},
 		},
 		"small grace cap still above the largest sleep": {
 			opts:           func(o *Options) { o.MaxPreStopSleepSeconds, o.MaxTerminationGracePeriodSeconds = 90, 100 },
-			in:             withAnnotations(webPod(), names.AnnotationPreStopSleepSeconds, "90"),
+			in:             fixture.WithAnnotations(fixture.WebPod(), names.AnnotationPreStopSleepSeconds, "90"),
 			want:           sleptWebPod(90, 100, names.AnnotationPreStopSleepSeconds, "90"),
 			wantInjections: []string{"readinessProbe:app", "preStop:app", "terminationGracePeriodSeconds=100"},
 		},
 
 		"unset grace with a cap below the API server default stays unset": {
 			opts: func(o *Options) { o.MaxPreStopSleepSeconds, o.MaxTerminationGracePeriodSeconds = 20, 25 },
-			in:   webPod(),
-			want: set(webPod(), func(p *corev1.Pod) {
-				p.Spec.Containers[0].ReadinessProbe = tcpProbe(port8080)
-				p.Spec.Containers[0].Lifecycle = sleepLifecycle(15)
+			in:   fixture.WebPod(),
+			want: set(fixture.WebPod(), func(p *corev1.Pod) {
+				p.Spec.Containers[0].ReadinessProbe = fixture.TCPProbe(port8080)
+				p.Spec.Containers[0].Lifecycle = fixture.SleepLifecycle(15)
 				recorded(p, "readinessProbe:app,preStop:app")
 			}),
 			wantInjections: []string{"readinessProbe:app", "preStop:app"},
@@ -539,10 +540,10 @@ func TestPod(t *testing.T) {
 		// preStop modes.
 		"exec mode": {
 			opts: func(o *Options) { o.PreStopMode = PreStopExec },
-			in:   webPod(),
-			want: set(webPod(), func(p *corev1.Pod) {
-				p.Spec.Containers[0].ReadinessProbe = tcpProbe(port8080)
-				p.Spec.Containers[0].Lifecycle = &corev1.Lifecycle{PreStop: execHandler("sleep", "15")}
+			in:   fixture.WebPod(),
+			want: set(fixture.WebPod(), func(p *corev1.Pod) {
+				p.Spec.Containers[0].ReadinessProbe = fixture.TCPProbe(port8080)
+				p.Spec.Containers[0].Lifecycle = &corev1.Lifecycle{PreStop: fixture.ExecHandler("sleep", "15")}
 				p.Spec.TerminationGracePeriodSeconds = ptr.To[int64](45)
 				recorded(p, "readinessProbe:app,preStop:app,terminationGracePeriodSeconds")
 			}),
@@ -550,10 +551,10 @@ func TestPod(t *testing.T) {
 		},
 		"exec mode ignores native sleep support": {
 			opts: func(o *Options) { o.PreStopMode, o.NativeSleepSupported = PreStopExec, false },
-			in:   withAnnotations(webPod(), names.AnnotationPreStopSleepSeconds, "7"),
-			want: set(withAnnotations(webPod(), names.AnnotationPreStopSleepSeconds, "7"), func(p *corev1.Pod) {
-				p.Spec.Containers[0].ReadinessProbe = tcpProbe(port8080)
-				p.Spec.Containers[0].Lifecycle = &corev1.Lifecycle{PreStop: execHandler("sleep", "7")}
+			in:   fixture.WithAnnotations(fixture.WebPod(), names.AnnotationPreStopSleepSeconds, "7"),
+			want: set(fixture.WithAnnotations(fixture.WebPod(), names.AnnotationPreStopSleepSeconds, "7"), func(p *corev1.Pod) {
+				p.Spec.Containers[0].ReadinessProbe = fixture.TCPProbe(port8080)
+				p.Spec.Containers[0].Lifecycle = &corev1.Lifecycle{PreStop: fixture.ExecHandler("sleep", "7")}
 				p.Spec.TerminationGracePeriodSeconds = ptr.To[int64](37)
 				recorded(p, "readinessProbe:app,preStop:app,terminationGracePeriodSeconds")
 			}),
@@ -561,22 +562,22 @@ func TestPod(t *testing.T) {
 		},
 		"sleep mode without detected support still injects the native sleep": {
 			opts:           func(o *Options) { o.PreStopMode, o.NativeSleepSupported = PreStopSleep, false },
-			in:             webPod(),
+			in:             fixture.WebPod(),
 			want:           sleptWebPod(15, 45),
 			wantInjections: []string{"readinessProbe:app", "preStop:app", "terminationGracePeriodSeconds=45"},
 		},
 		"auto mode with native sleep support": {
 			opts:           func(o *Options) { o.PreStopMode, o.NativeSleepSupported = PreStopAuto, true },
-			in:             webPod(),
+			in:             fixture.WebPod(),
 			want:           sleptWebPod(15, 45),
 			wantInjections: []string{"readinessProbe:app", "preStop:app", "terminationGracePeriodSeconds=45"},
 		},
 		"auto mode without native sleep support: no preStop, one warning": {
 			opts: func(o *Options) { o.PreStopMode, o.NativeSleepSupported = PreStopAuto, false },
-			in:   newPod(ctr("app", tcpPort("", 8080)), ctr("admin", tcpPort("", 9000))),
-			want: set(newPod(ctr("app", tcpPort("", 8080)), ctr("admin", tcpPort("", 9000))), func(p *corev1.Pod) {
-				p.Spec.Containers[0].ReadinessProbe = tcpProbe(port8080)
-				p.Spec.Containers[1].ReadinessProbe = tcpProbe(intstr.FromInt32(9000))
+			in:   fixture.NewPod(fixture.Container("app", fixture.TCPPort("", 8080)), fixture.Container("admin", fixture.TCPPort("", 9000))),
+			want: set(fixture.NewPod(fixture.Container("app", fixture.TCPPort("", 8080)), fixture.Container("admin", fixture.TCPPort("", 9000))), func(p *corev1.Pod) {
+				p.Spec.Containers[0].ReadinessProbe = fixture.TCPProbe(port8080)
+				p.Spec.Containers[1].ReadinessProbe = fixture.TCPProbe(intstr.FromInt32(9000))
 				recorded(p, "readinessProbe:app,readinessProbe:admin")
 			}),
 			wantInjections: []string{"readinessProbe:app", "readinessProbe:admin"},
@@ -584,21 +585,21 @@ func TestPod(t *testing.T) {
 		},
 		"auto mode without support and a zero sleep: no warning": {
 			opts: func(o *Options) { o.PreStopMode, o.NativeSleepSupported = PreStopAuto, false },
-			in:   withAnnotations(webPod(), names.AnnotationPreStopSleepSeconds, "0"),
-			want: set(withAnnotations(webPod(), names.AnnotationPreStopSleepSeconds, "0"), func(p *corev1.Pod) {
-				p.Spec.Containers[0].ReadinessProbe = tcpProbe(port8080)
+			in:   fixture.WithAnnotations(fixture.WebPod(), names.AnnotationPreStopSleepSeconds, "0"),
+			want: set(fixture.WithAnnotations(fixture.WebPod(), names.AnnotationPreStopSleepSeconds, "0"), func(p *corev1.Pod) {
+				p.Spec.Containers[0].ReadinessProbe = fixture.TCPProbe(port8080)
 				recorded(p, "readinessProbe:app")
 			}),
 			wantInjections: []string{"readinessProbe:app"},
 		},
 		"auto mode without support and the user's own preStop: no warning": {
 			opts: func(o *Options) { o.PreStopMode, o.NativeSleepSupported = PreStopAuto, false },
-			in: set(webPod(), func(p *corev1.Pod) {
-				p.Spec.Containers[0].Lifecycle = &corev1.Lifecycle{PreStop: execHandler("/drain")}
+			in: set(fixture.WebPod(), func(p *corev1.Pod) {
+				p.Spec.Containers[0].Lifecycle = &corev1.Lifecycle{PreStop: fixture.ExecHandler("/drain")}
 			}),
-			want: set(webPod(), func(p *corev1.Pod) {
-				p.Spec.Containers[0].Lifecycle = &corev1.Lifecycle{PreStop: execHandler("/drain")}
-				p.Spec.Containers[0].ReadinessProbe = tcpProbe(port8080)
+			want: set(fixture.WebPod(), func(p *corev1.Pod) {
+				p.Spec.Containers[0].Lifecycle = &corev1.Lifecycle{PreStop: fixture.ExecHandler("/drain")}
+				p.Spec.Containers[0].ReadinessProbe = fixture.TCPProbe(port8080)
 				recorded(p, "readinessProbe:app")
 			}),
 			wantInjections: []string{"readinessProbe:app"},
@@ -606,47 +607,47 @@ func TestPod(t *testing.T) {
 
 		// The ha-webhook.io/injected record.
 		"previous record merged, other annotations kept": {
-			in: withAnnotations(webPod(), names.AnnotationInjected, "readinessProbe:istio-proxy", "team", "payments"),
-			want: set(withAnnotations(webPod(), "team", "payments"), func(p *corev1.Pod) {
-				p.Spec.Containers[0].ReadinessProbe = tcpProbe(port8080)
-				p.Spec.Containers[0].Lifecycle = sleepLifecycle(15)
+			in: fixture.WithAnnotations(fixture.WebPod(), names.AnnotationInjected, "readinessProbe:istio-proxy", "team", "payments"),
+			want: set(fixture.WithAnnotations(fixture.WebPod(), "team", "payments"), func(p *corev1.Pod) {
+				p.Spec.Containers[0].ReadinessProbe = fixture.TCPProbe(port8080)
+				p.Spec.Containers[0].Lifecycle = fixture.SleepLifecycle(15)
 				p.Spec.TerminationGracePeriodSeconds = ptr.To[int64](45)
 				recorded(p, "readinessProbe:istio-proxy,readinessProbe:app,preStop:app,terminationGracePeriodSeconds")
 			}),
 			wantInjections: []string{"readinessProbe:app", "preStop:app", "terminationGracePeriodSeconds=45"},
 		},
 		"previous record entries not repeated": {
-			in: withAnnotations(webPod(), names.AnnotationInjected, "preStop:app"),
-			want: set(webPod(), func(p *corev1.Pod) {
-				p.Spec.Containers[0].ReadinessProbe = tcpProbe(port8080)
-				p.Spec.Containers[0].Lifecycle = sleepLifecycle(15)
+			in: fixture.WithAnnotations(fixture.WebPod(), names.AnnotationInjected, "preStop:app"),
+			want: set(fixture.WebPod(), func(p *corev1.Pod) {
+				p.Spec.Containers[0].ReadinessProbe = fixture.TCPProbe(port8080)
+				p.Spec.Containers[0].Lifecycle = fixture.SleepLifecycle(15)
 				p.Spec.TerminationGracePeriodSeconds = ptr.To[int64](45)
 				recorded(p, "preStop:app,readinessProbe:app,terminationGracePeriodSeconds")
 			}),
 			wantInjections: []string{"readinessProbe:app", "preStop:app", "terminationGracePeriodSeconds=45"},
 		},
 		"reinvoked after another webhook added a serving container: the budget is not added twice": {
-			in: set(newPod(ctr("app", tcpPort("", 8080)), ctr("proxy", tcpPort("http-envoy", 15090))), func(p *corev1.Pod) {
-				p.Spec.Containers[0].ReadinessProbe = tcpProbe(port8080)
-				p.Spec.Containers[0].Lifecycle = sleepLifecycle(15)
+			in: set(fixture.NewPod(fixture.Container("app", fixture.TCPPort("", 8080)), fixture.Container("proxy", fixture.TCPPort("http-envoy", 15090))), func(p *corev1.Pod) {
+				p.Spec.Containers[0].ReadinessProbe = fixture.TCPProbe(port8080)
+				p.Spec.Containers[0].Lifecycle = fixture.SleepLifecycle(15)
 				p.Spec.TerminationGracePeriodSeconds = ptr.To[int64](45)
 				recorded(p, "readinessProbe:app,preStop:app,terminationGracePeriodSeconds")
 			}),
-			want: set(newPod(ctr("app", tcpPort("", 8080)), ctr("proxy", tcpPort("http-envoy", 15090))), func(p *corev1.Pod) {
-				p.Spec.Containers[0].ReadinessProbe = tcpProbe(port8080)
-				p.Spec.Containers[0].Lifecycle = sleepLifecycle(15)
-				p.Spec.Containers[1].ReadinessProbe = tcpProbe(intstr.FromString("http-envoy"))
-				p.Spec.Containers[1].Lifecycle = sleepLifecycle(15)
+			want: set(fixture.NewPod(fixture.Container("app", fixture.TCPPort("", 8080)), fixture.Container("proxy", fixture.TCPPort("http-envoy", 15090))), func(p *corev1.Pod) {
+				p.Spec.Containers[0].ReadinessProbe = fixture.TCPProbe(port8080)
+				p.Spec.Containers[0].Lifecycle = fixture.SleepLifecycle(15)
+				p.Spec.Containers[1].ReadinessProbe = fixture.TCPProbe(intstr.FromString("http-envoy"))
+				p.Spec.Containers[1].Lifecycle = fixture.SleepLifecycle(15)
 				p.Spec.TerminationGracePeriodSeconds = ptr.To[int64](45)
 				recorded(p, "readinessProbe:app,preStop:app,terminationGracePeriodSeconds,readinessProbe:proxy,preStop:proxy")
 			}),
 			wantInjections: []string{"readinessProbe:proxy", "preStop:proxy"},
 		},
 		"recorded budget but a grace period below the sleep is still raised above it": {
-			in: withAnnotations(withGrace(webPod(), 10), names.AnnotationInjected, "terminationGracePeriodSeconds"),
-			want: set(withGrace(webPod(), 16), func(p *corev1.Pod) {
-				p.Spec.Containers[0].ReadinessProbe = tcpProbe(port8080)
-				p.Spec.Containers[0].Lifecycle = sleepLifecycle(15)
+			in: fixture.WithAnnotations(fixture.WithGrace(fixture.WebPod(), 10), names.AnnotationInjected, "terminationGracePeriodSeconds"),
+			want: set(fixture.WithGrace(fixture.WebPod(), 16), func(p *corev1.Pod) {
+				p.Spec.Containers[0].ReadinessProbe = fixture.TCPProbe(port8080)
+				p.Spec.Containers[0].Lifecycle = fixture.SleepLifecycle(15)
 				recorded(p, "terminationGracePeriodSeconds,readinessProbe:app,preStop:app")
 			}),
 			wantInjections: []string{"readinessProbe:app", "preStop:app", "terminationGracePeriodSeconds=16"},
@@ -701,12 +702,12 @@ func mutatedWebPod(annotations ...string) *corev1.Pod {
 
 // sleptWebPod is webPod (with the given annotations) after a mutation with sleep s and grace g.
 func sleptWebPod(s, g int64, annotations ...string) *corev1.Pod {
-	p := webPod()
+	p := fixture.WebPod()
 	if len(annotations) > 0 {
-		withAnnotations(p, annotations...)
+		fixture.WithAnnotations(p, annotations...)
 	}
-	p.Spec.Containers[0].ReadinessProbe = tcpProbe(port8080)
-	p.Spec.Containers[0].Lifecycle = sleepLifecycle(s)
+	p.Spec.Containers[0].ReadinessProbe = fixture.TCPProbe(port8080)
+	p.Spec.Containers[0].Lifecycle = fixture.SleepLifecycle(s)
 	p.Spec.TerminationGracePeriodSeconds = ptr.To(g)
 	recorded(p, "readinessProbe:app,preStop:app,terminationGracePeriodSeconds")
 	return p

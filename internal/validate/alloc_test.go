@@ -6,6 +6,8 @@ import (
 
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/ha-webhook/ha-webhook/internal/fixture"
 )
 
 // TestDeploymentAllocations is a regression gate for the rules on a namespace with ten PDBs (one selecting the
@@ -16,15 +18,15 @@ func TestDeploymentAllocations(t *testing.T) {
 		t.Skip("allocation counts differ under -race and -cover")
 	}
 	const budget = 35 // measured 29 (Go 1.26, k8s.io/apimachinery v0.37.2); 116 before the matchLabels pre-check in pdb.go
-	d := deploy("web", replicas(3))
+	d := fixture.Deployment("web", fixture.Replicas(3))
 	d.Spec.Template.Labels = map[string]string{"app": "web", "tier": "frontend", "team": "shop"}
-	c := Cluster{HPAs: []*autoscalingv2.HorizontalPodAutoscaler{hpa("api", "apps/v1", "Deployment", "api", replicas(2)), webHPA(replicas(3))}}
+	c := Cluster{HPAs: []*autoscalingv2.HorizontalPodAutoscaler{fixture.HPA("api", "apps/v1", "Deployment", "api", fixture.Replicas(2)), fixture.WebHPA(fixture.Replicas(3))}}
 	for i := range 8 {
-		c.PDBs = append(c.PDBs, pdb(fmt.Sprintf("app-%d", i), selectApp(fmt.Sprintf("app-%d", i)), nil, intOrStr("1")))
+		c.PDBs = append(c.PDBs, fixture.PDB(fmt.Sprintf("app-%d", i), fixture.SelectApp(fmt.Sprintf("app-%d", i)), nil, fixture.IntOrStr("1")))
 	}
 	c.PDBs = append(c.PDBs,
-		pdb("batch", &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "tier", Operator: metav1.LabelSelectorOpIn, Values: []string{"batch", "cron"}}}}, nil, intOrStr("1")),
-		maxUnavailable("web", "25%"))
+		fixture.PDB("batch", &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "tier", Operator: metav1.LabelSelectorOpIn, Values: []string{"batch", "cron"}}}}, nil, fixture.IntOrStr("1")),
+		fixture.MaxUnavailable("web", "25%"))
 	opts := DefaultOptions()
 
 	var v Verdict

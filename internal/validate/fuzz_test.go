@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
+	"github.com/ha-webhook/ha-webhook/internal/fixture"
 	"github.com/ha-webhook/ha-webhook/internal/names"
 	"github.com/ha-webhook/ha-webhook/internal/text"
 )
@@ -18,9 +19,9 @@ import (
 // fuzzDeployment builds a Deployment from fuzz input. labels is "k=v,k=v"; strategy 0 leaves it unset, 1 is
 // Recreate, 2 RollingUpdate with maxUnavailable.
 func fuzzDeployment(replicasSet bool, n int32, labels string, strategy uint8, maxUnavail, exempt string) *appsv1.Deployment {
-	d := deploy("web", nil)
+	d := fixture.Deployment("web", nil)
 	if replicasSet {
-		d.Spec.Replicas = replicas(n)
+		d.Spec.Replicas = fixture.Replicas(n)
 	}
 	d.Spec.Template.Labels = parseLabels(labels)
 	d.Spec.Selector = &metav1.LabelSelector{MatchLabels: d.Spec.Template.Labels}
@@ -29,7 +30,7 @@ func fuzzDeployment(replicasSet bool, n int32, labels string, strategy uint8, ma
 		d.Spec.Strategy.Type = appsv1.RecreateDeploymentStrategyType
 	case 2:
 		d.Spec.Strategy = appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType,
-			RollingUpdate: &appsv1.RollingUpdateDeployment{MaxUnavailable: intOrStr(maxUnavail)}}
+			RollingUpdate: &appsv1.RollingUpdateDeployment{MaxUnavailable: fixture.IntOrStr(maxUnavail)}}
 	}
 	if exempt != "" {
 		d.Annotations = map[string]string{names.AnnotationExempt: exempt}
@@ -77,7 +78,7 @@ func fuzzCluster(pdbBytes, hpaBytes []byte, budget string) Cluster {
 		case 2:
 			value = intstr.FromString(budget)
 		}
-		p := pdb(fmt.Sprintf("pdb-%d", i/3), sel, nil, nil)
+		p := fixture.PDB(fmt.Sprintf("pdb-%d", i/3), sel, nil, nil)
 		switch pdbBytes[i+1] / 3 % 3 {
 		case 0:
 			p.Spec.MinAvailable = &value
@@ -91,9 +92,9 @@ func fuzzCluster(pdbBytes, hpaBytes []byte, budget string) Cluster {
 		apiVersion := []string{"apps/v1", "extensions/v1beta1", "v1", ""}[hpaBytes[i]/2%4]
 		var minReplicas *int32
 		if hpaBytes[i+1] != 0 {
-			minReplicas = replicas(int32(int8(hpaBytes[i+1])))
+			minReplicas = fixture.Replicas(int32(int8(hpaBytes[i+1])))
 		}
-		c.HPAs = append(c.HPAs, hpa(fmt.Sprintf("hpa-%d", i/2), apiVersion, "Deployment", target, minReplicas))
+		c.HPAs = append(c.HPAs, fixture.HPA(fmt.Sprintf("hpa-%d", i/2), apiVersion, "Deployment", target, minReplicas))
 	}
 	return c
 }

@@ -14,6 +14,7 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/ha-webhook/ha-webhook/internal/fixture"
 	"github.com/ha-webhook/ha-webhook/internal/names"
 	"github.com/ha-webhook/ha-webhook/internal/text"
 )
@@ -42,46 +43,46 @@ var messageCases = map[string]struct {
 	d       *appsv1.Deployment
 	cluster Cluster
 }{
-	"min-replicas-pdb-missing": {d: deploy("web", replicas(1))},
-	"unset-replicas":           {d: deploy("web", nil), cluster: pdbs(maxUnavailable("web", "1"))},
+	"min-replicas-pdb-missing": {d: fixture.Deployment("web", fixture.Replicas(1))},
+	"unset-replicas":           {d: fixture.Deployment("web", nil), cluster: pdbs(fixture.MaxUnavailable("web", "1"))},
 	"single-replica-blocking-pdb": {
-		d:       deploy("web", replicas(1)),
-		cluster: pdbs(maxUnavailable("web", "0")),
+		d:       fixture.Deployment("web", fixture.Replicas(1)),
+		cluster: pdbs(fixture.MaxUnavailable("web", "0")),
 	},
 	"hpa-multiple-pdbs": {
-		d: deploy("web", replicas(4)),
+		d: fixture.Deployment("web", fixture.Replicas(4)),
 		cluster: Cluster{
-			PDBs: []*policyv1.PodDisruptionBudget{maxUnavailable("web-pdb", "1"), pdb("everything", &metav1.LabelSelector{}, intOrStr("1"), nil)},
-			HPAs: []*autoscalingv2.HorizontalPodAutoscaler{webHPA(nil)},
+			PDBs: []*policyv1.PodDisruptionBudget{fixture.MaxUnavailable("web-pdb", "1"), fixture.PDB("everything", &metav1.LabelSelector{}, fixture.IntOrStr("1"), nil)},
+			HPAs: []*autoscalingv2.HorizontalPodAutoscaler{fixture.WebHPA(nil)},
 		},
 	},
 	"pdb-blocks-drain-recreate": {
-		d:       with(deploy("web", replicas(3)), func(d *appsv1.Deployment) { d.Spec.Strategy.Type = appsv1.RecreateDeploymentStrategyType }),
-		cluster: pdbs(minAvailable("web", "100%")),
+		d:       fixture.With(fixture.Deployment("web", fixture.Replicas(3)), func(d *appsv1.Deployment) { d.Spec.Strategy.Type = appsv1.RecreateDeploymentStrategyType }),
+		cluster: pdbs(fixture.MinAvailable("web", "100%")),
 	},
 	"pdb-unprotective-rollout": {
-		d:       withRolling(deploy("web", replicas(2)), "100%"),
-		cluster: pdbs(minAvailable("web", "0")),
+		d:       withRolling(fixture.Deployment("web", fixture.Replicas(2)), "100%"),
+		cluster: pdbs(fixture.MinAvailable("web", "0")),
 	},
 	"set-based-selector": {
-		d: with(deploy("web", replicas(2)), func(d *appsv1.Deployment) {
+		d: fixture.With(fixture.Deployment("web", fixture.Replicas(2)), func(d *appsv1.Deployment) {
 			d.Spec.Selector.MatchExpressions = []metav1.LabelSelectorRequirement{{Key: "tier", Operator: metav1.LabelSelectorOpIn, Values: []string{"frontend", "edge"}}}
 			d.Spec.Template.Labels["tier"] = "edge"
 		}),
 	},
 	"default-namespace-no-selector": {
-		d: with(deploy("api", replicas(3)), func(d *appsv1.Deployment) {
+		d: fixture.With(fixture.Deployment("api", fixture.Replicas(3)), func(d *appsv1.Deployment) {
 			d.Namespace = ""
 			d.Spec.Selector = nil
 			d.Spec.Template.Labels = map[string]string{"app": "api", "team": "pay"}
 		}),
 	},
 	"update-ratcheted": {
-		old: deploy("web", replicas(2)),
-		d:   deploy("web", replicas(1)),
+		old: fixture.Deployment("web", fixture.Replicas(2)),
+		d:   fixture.Deployment("web", fixture.Replicas(1)),
 	},
 	"exempt": {
-		d: with(deploy("web", replicas(1)), func(d *appsv1.Deployment) {
+		d: fixture.With(fixture.Deployment("web", fixture.Replicas(1)), func(d *appsv1.Deployment) {
 			d.Annotations = map[string]string{names.AnnotationExempt: "leader-elected singleton (INC-1234)"}
 		}),
 	},
@@ -153,13 +154,13 @@ func TestWarnings(t *testing.T) {
 func TestBoundedEcho(t *testing.T) {
 	long := strings.Repeat("a", 253)
 	reason := strings.Repeat("x\x00\u202e", 3000)
-	d := deploy(long, replicas(1))
+	d := fixture.Deployment(long, fixture.Replicas(1))
 	d.Annotations = map[string]string{names.AnnotationExempt: reason}
 	cluster := Cluster{
 		PDBs: []*policyv1.PodDisruptionBudget{
-			pdb(long+"-1", selectApp(long), nil, intOrStr("0")),
+			fixture.PDB(long+"-1", fixture.SelectApp(long), nil, fixture.IntOrStr("0")),
 		},
-		HPAs: []*autoscalingv2.HorizontalPodAutoscaler{hpa(long, "apps/v1", "Deployment", long, nil)},
+		HPAs: []*autoscalingv2.HorizontalPodAutoscaler{fixture.HPA(long, "apps/v1", "Deployment", long, nil)},
 	}
 	for name, opts := range map[string]Options{"exempt": DefaultOptions(), "not exempt": {MinReplicas: 2}} {
 		t.Run(name, func(t *testing.T) {

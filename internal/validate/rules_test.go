@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
+	"github.com/ha-webhook/ha-webhook/internal/fixture"
 	"github.com/ha-webhook/ha-webhook/internal/names"
 	"github.com/ha-webhook/ha-webhook/internal/text"
 )
@@ -24,39 +25,39 @@ func TestEffectiveReplicas(t *testing.T) {
 		want    int32
 		wantHPA string
 	}{
-		"nil replicas means 1":     {d: deploy("web", nil), want: 1},
-		"spec replicas":            {d: deploy("web", replicas(3)), want: 3},
-		"zero":                     {d: deploy("web", replicas(0)), want: 0},
-		"HPA minReplicas wins":     {d: deploy("web", replicas(1)), hpas: []*autoscalingv2.HorizontalPodAutoscaler{webHPA(replicas(4))}, want: 4, wantHPA: "web"},
-		"HPA lower than spec":      {d: deploy("web", replicas(5)), hpas: []*autoscalingv2.HorizontalPodAutoscaler{webHPA(replicas(2))}, want: 2, wantHPA: "web"},
-		"HPA nil minReplicas is 1": {d: deploy("web", replicas(5)), hpas: []*autoscalingv2.HorizontalPodAutoscaler{webHPA(nil)}, want: 1, wantHPA: "web"},
+		"nil replicas means 1":     {d: fixture.Deployment("web", nil), want: 1},
+		"spec replicas":            {d: fixture.Deployment("web", fixture.Replicas(3)), want: 3},
+		"zero":                     {d: fixture.Deployment("web", fixture.Replicas(0)), want: 0},
+		"HPA minReplicas wins":     {d: fixture.Deployment("web", fixture.Replicas(1)), hpas: []*autoscalingv2.HorizontalPodAutoscaler{fixture.WebHPA(fixture.Replicas(4))}, want: 4, wantHPA: "web"},
+		"HPA lower than spec":      {d: fixture.Deployment("web", fixture.Replicas(5)), hpas: []*autoscalingv2.HorizontalPodAutoscaler{fixture.WebHPA(fixture.Replicas(2))}, want: 2, wantHPA: "web"},
+		"HPA nil minReplicas is 1": {d: fixture.Deployment("web", fixture.Replicas(5)), hpas: []*autoscalingv2.HorizontalPodAutoscaler{fixture.WebHPA(nil)}, want: 1, wantHPA: "web"},
 		"HPA targeting another Deployment ignored": {
-			d: deploy("web", replicas(3)), hpas: []*autoscalingv2.HorizontalPodAutoscaler{hpa("api", "apps/v1", "Deployment", "api", replicas(1))}, want: 3,
+			d: fixture.Deployment("web", fixture.Replicas(3)), hpas: []*autoscalingv2.HorizontalPodAutoscaler{fixture.HPA("api", "apps/v1", "Deployment", "api", fixture.Replicas(1))}, want: 3,
 		},
 		"HPA targeting a StatefulSet of the same name ignored": {
-			d: deploy("web", replicas(3)), hpas: []*autoscalingv2.HorizontalPodAutoscaler{hpa("web", "apps/v1", "StatefulSet", "web", replicas(1))}, want: 3,
+			d: fixture.Deployment("web", fixture.Replicas(3)), hpas: []*autoscalingv2.HorizontalPodAutoscaler{fixture.HPA("web", "apps/v1", "StatefulSet", "web", fixture.Replicas(1))}, want: 3,
 		},
 		"HPA with extensions/v1beta1 accepted": {
-			d: deploy("web", replicas(3)), hpas: []*autoscalingv2.HorizontalPodAutoscaler{hpa("old", "extensions/v1beta1", "Deployment", "web", replicas(1))}, want: 1, wantHPA: "old",
+			d: fixture.Deployment("web", fixture.Replicas(3)), hpas: []*autoscalingv2.HorizontalPodAutoscaler{fixture.HPA("old", "extensions/v1beta1", "Deployment", "web", fixture.Replicas(1))}, want: 1, wantHPA: "old",
 		},
 		"HPA with apps/v1beta2 accepted": {
-			d: deploy("web", replicas(3)), hpas: []*autoscalingv2.HorizontalPodAutoscaler{hpa("old", "apps/v1beta2", "Deployment", "web", replicas(2))}, want: 2, wantHPA: "old",
+			d: fixture.Deployment("web", fixture.Replicas(3)), hpas: []*autoscalingv2.HorizontalPodAutoscaler{fixture.HPA("old", "apps/v1beta2", "Deployment", "web", fixture.Replicas(2))}, want: 2, wantHPA: "old",
 		},
 		"HPA with a core apiVersion ignored": {
-			d: deploy("web", replicas(3)), hpas: []*autoscalingv2.HorizontalPodAutoscaler{hpa("bad", "v1", "Deployment", "web", replicas(1))}, want: 3,
+			d: fixture.Deployment("web", fixture.Replicas(3)), hpas: []*autoscalingv2.HorizontalPodAutoscaler{fixture.HPA("bad", "v1", "Deployment", "web", fixture.Replicas(1))}, want: 3,
 		},
 		"HPA with a custom group ignored": {
-			d: deploy("web", replicas(3)), hpas: []*autoscalingv2.HorizontalPodAutoscaler{hpa("argo", "argoproj.io/v1alpha1", "Deployment", "web", replicas(1))}, want: 3,
+			d: fixture.Deployment("web", fixture.Replicas(3)), hpas: []*autoscalingv2.HorizontalPodAutoscaler{fixture.HPA("argo", "argoproj.io/v1alpha1", "Deployment", "web", fixture.Replicas(1))}, want: 3,
 		},
 		"HPA with an unparsable apiVersion ignored": {
-			d: deploy("web", replicas(3)), hpas: []*autoscalingv2.HorizontalPodAutoscaler{hpa("bad", "a/b/c", "Deployment", "web", replicas(1))}, want: 3,
+			d: fixture.Deployment("web", fixture.Replicas(3)), hpas: []*autoscalingv2.HorizontalPodAutoscaler{fixture.HPA("bad", "a/b/c", "Deployment", "web", fixture.Replicas(1))}, want: 3,
 		},
 		"two HPAs: the lowest minimum": {
-			d: deploy("web", replicas(3)),
+			d: fixture.Deployment("web", fixture.Replicas(3)),
 			hpas: []*autoscalingv2.HorizontalPodAutoscaler{
-				hpa("high", "apps/v1", "Deployment", "web", replicas(4)),
-				hpa("low", "apps/v1", "Deployment", "web", replicas(2)),
-				hpa("other", "apps/v1", "Deployment", "api", replicas(1)),
+				fixture.HPA("high", "apps/v1", "Deployment", "web", fixture.Replicas(4)),
+				fixture.HPA("low", "apps/v1", "Deployment", "web", fixture.Replicas(2)),
+				fixture.HPA("other", "apps/v1", "Deployment", "api", fixture.Replicas(1)),
 			},
 			want: 2, wantHPA: "low",
 		},
@@ -115,9 +116,9 @@ func TestSelectingPDBs(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			d := deploy("web", replicas(3))
+			d := fixture.Deployment("web", fixture.Replicas(3))
 			d.Spec.Template.Labels = podLabels
-			got := selectingPDBs(d, []*policyv1.PodDisruptionBudget{pdb("p", tc.selector, nil, intOrStr("1"))})
+			got := selectingPDBs(d, []*policyv1.PodDisruptionBudget{fixture.PDB("p", tc.selector, nil, fixture.IntOrStr("1"))})
 			if (len(got) == 1) != tc.want {
 				t.Errorf("selected = %v, want %v", len(got) == 1, tc.want)
 			}
@@ -135,73 +136,73 @@ type pdbBudgetCase struct {
 
 // pdbBudgetCases are the examples of TestPDBBudget; TestWarningsFit renders them as warnings too.
 var pdbBudgetCases = map[string]pdbBudgetCase{
-	"maxUnavailable 1 of 3":        {pdb: maxUnavailable("p", "1"), replicas: 3, wantAllowed: 1},
-	"maxUnavailable 2 of 3":        {pdb: maxUnavailable("p", "2"), replicas: 3, wantAllowed: 2},
-	"maxUnavailable 25% of 3 is 1": {pdb: maxUnavailable("p", "25%"), replicas: 3, wantAllowed: 1},
-	"maxUnavailable 66% of 3 is 2": {pdb: maxUnavailable("p", "66%"), replicas: 3, wantAllowed: 2},
-	"maxUnavailable 50% of 2 is 1": {pdb: maxUnavailable("p", "50%"), replicas: 2, wantAllowed: 1},
-	"minAvailable 2 of 3":          {pdb: minAvailable("p", "2"), replicas: 3, wantAllowed: 1},
-	"minAvailable 50% of 2 is 1":   {pdb: minAvailable("p", "50%"), replicas: 2, wantAllowed: 1},
-	"minAvailable 34% of 3 is 2":   {pdb: minAvailable("p", "34%"), replicas: 3, wantAllowed: 1},
+	"maxUnavailable 1 of 3":        {pdb: fixture.MaxUnavailable("p", "1"), replicas: 3, wantAllowed: 1},
+	"maxUnavailable 2 of 3":        {pdb: fixture.MaxUnavailable("p", "2"), replicas: 3, wantAllowed: 2},
+	"maxUnavailable 25% of 3 is 1": {pdb: fixture.MaxUnavailable("p", "25%"), replicas: 3, wantAllowed: 1},
+	"maxUnavailable 66% of 3 is 2": {pdb: fixture.MaxUnavailable("p", "66%"), replicas: 3, wantAllowed: 2},
+	"maxUnavailable 50% of 2 is 1": {pdb: fixture.MaxUnavailable("p", "50%"), replicas: 2, wantAllowed: 1},
+	"minAvailable 2 of 3":          {pdb: fixture.MinAvailable("p", "2"), replicas: 3, wantAllowed: 1},
+	"minAvailable 50% of 2 is 1":   {pdb: fixture.MinAvailable("p", "50%"), replicas: 2, wantAllowed: 1},
+	"minAvailable 34% of 3 is 2":   {pdb: fixture.MinAvailable("p", "34%"), replicas: 3, wantAllowed: 1},
 	"maxUnavailable 0": {
-		pdb: maxUnavailable("p", "0"), replicas: 3, wantRule: RulePDBBlocksDrain,
+		pdb: fixture.MaxUnavailable("p", "0"), replicas: 3, wantRule: RulePDBBlocksDrain,
 		wantWhy: "PDB p (maxUnavailable 0) allows 0 evictions at 3 replicas: drains stall",
 	},
 	"maxUnavailable 0%": {
-		pdb: maxUnavailable("p", "0%"), replicas: 3, wantRule: RulePDBBlocksDrain, wantWhy: "(maxUnavailable 0%) allows 0 evictions",
+		pdb: fixture.MaxUnavailable("p", "0%"), replicas: 3, wantRule: RulePDBBlocksDrain, wantWhy: "(maxUnavailable 0%) allows 0 evictions",
 	},
 	"minAvailable equal to replicas": {
-		pdb: minAvailable("p", "3"), replicas: 3, wantRule: RulePDBBlocksDrain, wantWhy: "(minAvailable 3) allows 0 evictions at 3 replicas",
+		pdb: fixture.MinAvailable("p", "3"), replicas: 3, wantRule: RulePDBBlocksDrain, wantWhy: "(minAvailable 3) allows 0 evictions at 3 replicas",
 	},
 	"minAvailable above replicas": {
-		pdb: minAvailable("p", "5"), replicas: 3, wantRule: RulePDBBlocksDrain,
+		pdb: fixture.MinAvailable("p", "5"), replicas: 3, wantRule: RulePDBBlocksDrain,
 	},
 	"minAvailable 100%": {
-		pdb: minAvailable("p", "100%"), replicas: 3, wantRule: RulePDBBlocksDrain, wantWhy: "(minAvailable 100%)",
+		pdb: fixture.MinAvailable("p", "100%"), replicas: 3, wantRule: RulePDBBlocksDrain, wantWhy: "(minAvailable 100%)",
 	},
 	"minAvailable 51% of 2 rounds up to 2": {
-		pdb: minAvailable("p", "51%"), replicas: 2, wantRule: RulePDBBlocksDrain, wantWhy: "(minAvailable 51%) allows 0 evictions at 2 replicas",
+		pdb: fixture.MinAvailable("p", "51%"), replicas: 2, wantRule: RulePDBBlocksDrain, wantWhy: "(minAvailable 51%) allows 0 evictions at 2 replicas",
 	},
 	"minAvailable 67% of 3 rounds up to 3": {
-		pdb: minAvailable("p", "67%"), replicas: 3, wantRule: RulePDBBlocksDrain,
+		pdb: fixture.MinAvailable("p", "67%"), replicas: 3, wantRule: RulePDBBlocksDrain,
 	},
 	"minAvailable 1 of 1": {
-		pdb: minAvailable("p", "1"), replicas: 1, wantRule: RulePDBBlocksDrain,
+		pdb: fixture.MinAvailable("p", "1"), replicas: 1, wantRule: RulePDBBlocksDrain,
 	},
 	"minAvailable 0": {
-		pdb: minAvailable("p", "0"), replicas: 3, wantAllowed: 3, wantRule: RulePDBUnprotective,
+		pdb: fixture.MinAvailable("p", "0"), replicas: 3, wantAllowed: 3, wantRule: RulePDBUnprotective,
 		wantWhy: "PDB p (minAvailable 0) lets all 3 replicas be evicted at once",
 	},
 	"minAvailable 0%": {
-		pdb: minAvailable("p", "0%"), replicas: 3, wantAllowed: 3, wantRule: RulePDBUnprotective,
+		pdb: fixture.MinAvailable("p", "0%"), replicas: 3, wantAllowed: 3, wantRule: RulePDBUnprotective,
 	},
 	"maxUnavailable equal to replicas": {
-		pdb: maxUnavailable("p", "3"), replicas: 3, wantAllowed: 3, wantRule: RulePDBUnprotective, wantWhy: "(maxUnavailable 3)",
+		pdb: fixture.MaxUnavailable("p", "3"), replicas: 3, wantAllowed: 3, wantRule: RulePDBUnprotective, wantWhy: "(maxUnavailable 3)",
 	},
 	"maxUnavailable above replicas": {
-		pdb: maxUnavailable("p", "10"), replicas: 3, wantAllowed: 3, wantRule: RulePDBUnprotective,
+		pdb: fixture.MaxUnavailable("p", "10"), replicas: 3, wantAllowed: 3, wantRule: RulePDBUnprotective,
 	},
 	"maxUnavailable 100%": {
-		pdb: maxUnavailable("p", "100%"), replicas: 3, wantAllowed: 3, wantRule: RulePDBUnprotective,
+		pdb: fixture.MaxUnavailable("p", "100%"), replicas: 3, wantAllowed: 3, wantRule: RulePDBUnprotective,
 	},
 	"maxUnavailable 67% of 3 rounds up to 3": {
-		pdb: maxUnavailable("p", "67%"), replicas: 3, wantAllowed: 3, wantRule: RulePDBUnprotective,
+		pdb: fixture.MaxUnavailable("p", "67%"), replicas: 3, wantAllowed: 3, wantRule: RulePDBUnprotective,
 	},
 	"maxUnavailable 1 of 1": {
-		pdb: maxUnavailable("p", "1"), replicas: 1, wantAllowed: 1, wantRule: RulePDBUnprotective,
+		pdb: fixture.MaxUnavailable("p", "1"), replicas: 1, wantAllowed: 1, wantRule: RulePDBUnprotective,
 	},
 	"neither field set": {
-		pdb: pdb("p", selectApp("web"), nil, nil), replicas: 3, wantAllowed: 3, wantRule: RulePDBUnprotective,
+		pdb: fixture.PDB("p", fixture.SelectApp("web"), nil, nil), replicas: 3, wantAllowed: 3, wantRule: RulePDBUnprotective,
 		wantWhy: "(no minAvailable or maxUnavailable) lets all 3",
 	},
 	"percentage above 100% does not wrap": {
-		pdb: maxUnavailable("p", "400000000000%"), replicas: 3, wantAllowed: 3, wantRule: RulePDBUnprotective,
+		pdb: fixture.MaxUnavailable("p", "400000000000%"), replicas: 3, wantAllowed: 3, wantRule: RulePDBUnprotective,
 	},
 	"minAvailable far above 100% does not wrap": {
-		pdb: minAvailable("p", "400000000000%"), replicas: 3, wantRule: RulePDBBlocksDrain,
+		pdb: fixture.MinAvailable("p", "400000000000%"), replicas: 3, wantRule: RulePDBBlocksDrain,
 	},
 	"a string that is no percentage is an invalid budget": {
-		pdb: pdb("p", selectApp("web"), nil, &intstr.IntOrString{Type: intstr.String, StrVal: "one"}), replicas: 3,
+		pdb: fixture.PDB("p", fixture.SelectApp("web"), nil, &intstr.IntOrString{Type: intstr.String, StrVal: "one"}), replicas: 3,
 		wantRule: RulePDBBlocksDrain, wantWhy: "PDB p has an invalid budget (",
 	},
 }
@@ -218,7 +219,7 @@ func TestPDBBudget(t *testing.T) {
 					t.Errorf("allowedDisruptions = %d, %v; want %d", allowed, err, tc.wantAllowed)
 				}
 			}
-			vs := pdbBudgetViolations(deploy("web", replicas(tc.replicas)), tc.pdb, tc.replicas)
+			vs := pdbBudgetViolations(fixture.Deployment("web", fixture.Replicas(tc.replicas)), tc.pdb, tc.replicas)
 			var want []string
 			if tc.wantRule != "" {
 				want = []string{tc.wantRule}
@@ -250,12 +251,12 @@ func TestPDBBudget(t *testing.T) {
 func TestPDBBudgetLongName(t *testing.T) {
 	long := strings.Repeat("n", 63)
 	for name, p := range map[string]*policyv1.PodDisruptionBudget{
-		"blocks drain": maxUnavailable(long, "0"),
-		"unprotective": maxUnavailable(long, "100%"),
-		"invalid":      pdb(long, selectApp("web"), nil, &intstr.IntOrString{Type: intstr.String, StrVal: "one"}),
+		"blocks drain": fixture.MaxUnavailable(long, "0"),
+		"unprotective": fixture.MaxUnavailable(long, "100%"),
+		"invalid":      fixture.PDB(long, fixture.SelectApp("web"), nil, &intstr.IntOrString{Type: intstr.String, StrVal: "one"}),
 	} {
 		t.Run(name, func(t *testing.T) {
-			vs := pdbBudgetViolations(deploy("web", replicas(3)), p, 3)
+			vs := pdbBudgetViolations(fixture.Deployment("web", fixture.Replicas(3)), p, 3)
 			if len(vs) != 1 {
 				t.Fatalf("got %d violations, want 1", len(vs))
 			}
@@ -288,10 +289,10 @@ func minReplicasOption(n int32) func(*Options) { return func(o *Options) { o.Min
 // deploymentCases are the examples of TestDeployment; TestWarningsFit renders their warnings too.
 var deploymentCases = map[string]deploymentCase{
 	"compliant": {
-		d: deploy("web", replicas(3)), cluster: pdbs(maxUnavailable("web", "1")),
+		d: fixture.Deployment("web", fixture.Replicas(3)), cluster: pdbs(fixture.MaxUnavailable("web", "1")),
 	},
 	"nil replicas and no PDB": {
-		d: deploy("web", nil), wantViolations: []string{RuleMinReplicas, RulePDBMissing},
+		d: fixture.Deployment("web", nil), wantViolations: []string{RuleMinReplicas, RulePDBMissing},
 		wantText: []string{
 			"spec.replicas: Invalid value: 1: min-replicas: 1 replica(s), below 2: a node drain or eviction cuts all traffic",
 			"fix: set spec.replicas to 2 or more (kubectl scale deployment web -n shop --replicas=2); " +
@@ -300,88 +301,88 @@ var deploymentCases = map[string]deploymentCase{
 		},
 	},
 	"explicit 1 replica: the fix does not guess at an HPA": {
-		d: deploy("web", replicas(1)), cluster: pdbs(maxUnavailable("web", "1")),
+		d: fixture.Deployment("web", fixture.Replicas(1)), cluster: pdbs(fixture.MaxUnavailable("web", "1")),
 		wantViolations: []string{RuleMinReplicas},
 		wantText:       []string{"fix: set spec.replicas to 2 or more (kubectl scale deployment web -n shop --replicas=2)"},
 		wantNoText:     []string{"HPA", "Helm"},
 	},
 	"zero replicas passes everything": {
-		d: with(deploy("web", replicas(0)), func(d *appsv1.Deployment) { d.Spec.Strategy.Type = appsv1.RecreateDeploymentStrategyType }),
+		d: fixture.With(fixture.Deployment("web", fixture.Replicas(0)), func(d *appsv1.Deployment) { d.Spec.Strategy.Type = appsv1.RecreateDeploymentStrategyType }),
 	},
 	"zero replicas with an HPA passes": {
-		d: deploy("web", replicas(0)), cluster: Cluster{HPAs: []*autoscalingv2.HorizontalPodAutoscaler{webHPA(replicas(1))}},
+		d: fixture.Deployment("web", fixture.Replicas(0)), cluster: Cluster{HPAs: []*autoscalingv2.HorizontalPodAutoscaler{fixture.WebHPA(fixture.Replicas(1))}},
 	},
 	// The PDB budget is judged at max(effective replicas, MinReplicas): at 1 replica every budget either blocks
 	// drains or protects nothing, and min-replicas already says what to fix first.
 	"one replica with a PDB maxUnavailable 1: only min-replicas": {
-		d: deploy("web", replicas(1)), cluster: pdbs(maxUnavailable("web", "1")),
+		d: fixture.Deployment("web", fixture.Replicas(1)), cluster: pdbs(fixture.MaxUnavailable("web", "1")),
 		wantViolations: []string{RuleMinReplicas},
 		wantNoText:     []string{RulePDBUnprotective},
 	},
 	"one replica with a PDB minAvailable 1: only min-replicas": {
-		d: deploy("web", replicas(1)), cluster: pdbs(minAvailable("web", "1")),
+		d: fixture.Deployment("web", fixture.Replicas(1)), cluster: pdbs(fixture.MinAvailable("web", "1")),
 		wantViolations: []string{RuleMinReplicas},
 	},
 	"one replica with a PDB maxUnavailable 0 blocks drains at min-replicas": {
-		d: deploy("web", replicas(1)), cluster: pdbs(maxUnavailable("web", "0")),
+		d: fixture.Deployment("web", fixture.Replicas(1)), cluster: pdbs(fixture.MaxUnavailable("web", "0")),
 		wantViolations: []string{RuleMinReplicas, RulePDBBlocksDrain},
 		wantText:       []string{"PDB web (maxUnavailable 0) allows 0 evictions at 2 replicas: drains stall"},
 	},
 	"one replica with a PDB minAvailable 0 protects nothing at min-replicas": {
-		d: deploy("web", replicas(1)), cluster: pdbs(minAvailable("web", "0")),
+		d: fixture.Deployment("web", fixture.Replicas(1)), cluster: pdbs(fixture.MinAvailable("web", "0")),
 		wantViolations: []string{RuleMinReplicas, RulePDBUnprotective},
 		wantText:       []string{"PDB web (minAvailable 0) lets all 2 replicas be evicted at once"},
 	},
 	"budget judged at min-replicas 3: minAvailable 2 at 2 replicas would block": {
-		d: deploy("web", replicas(2)), cluster: pdbs(minAvailable("web", "2")), opts: minReplicasOption(3),
+		d: fixture.Deployment("web", fixture.Replicas(2)), cluster: pdbs(fixture.MinAvailable("web", "2")), opts: minReplicasOption(3),
 		wantViolations: []string{RuleMinReplicas},
 	},
 	"budget judged at min-replicas 3: maxUnavailable 2 at 2 replicas would not protect": {
-		d: deploy("web", replicas(2)), cluster: pdbs(maxUnavailable("web", "2")), opts: minReplicasOption(3),
+		d: fixture.Deployment("web", fixture.Replicas(2)), cluster: pdbs(fixture.MaxUnavailable("web", "2")), opts: minReplicasOption(3),
 		wantViolations: []string{RuleMinReplicas},
 	},
 	"budget judged at min-replicas 3: minAvailable 3 blocks at 3": {
-		d: deploy("web", replicas(1)), cluster: pdbs(minAvailable("web", "3")), opts: minReplicasOption(3),
+		d: fixture.Deployment("web", fixture.Replicas(1)), cluster: pdbs(fixture.MinAvailable("web", "3")), opts: minReplicasOption(3),
 		wantViolations: []string{RuleMinReplicas, RulePDBBlocksDrain},
 		wantText:       []string{"1 replica(s), below 3", "(minAvailable 3) allows 0 evictions at 3 replicas"},
 	},
 	"budget judged at the effective replicas when above min-replicas": {
-		d: deploy("web", replicas(4)), cluster: pdbs(minAvailable("web", "4")),
+		d: fixture.Deployment("web", fixture.Replicas(4)), cluster: pdbs(fixture.MinAvailable("web", "4")),
 		wantViolations: []string{RulePDBBlocksDrain},
 		wantText:       []string{"(minAvailable 4) allows 0 evictions at 4 replicas"},
 	},
 	// With --min-replicas 1 a single replica is allowed, and the budget is judged at that 1 replica.
 	"min-replicas 1: one replica with maxUnavailable 1 is unprotective": {
-		d: deploy("web", replicas(1)), cluster: pdbs(maxUnavailable("web", "1")), opts: minReplicasOption(1),
+		d: fixture.Deployment("web", fixture.Replicas(1)), cluster: pdbs(fixture.MaxUnavailable("web", "1")), opts: minReplicasOption(1),
 		wantViolations: []string{RulePDBUnprotective},
 		wantText:       []string{"PDB web (maxUnavailable 1) lets all 1 replica be evicted at once"},
 	},
 	"min-replicas 1: one replica with minAvailable 1 blocks drains": {
-		d: deploy("web", replicas(1)), cluster: pdbs(minAvailable("web", "1")), opts: minReplicasOption(1),
+		d: fixture.Deployment("web", fixture.Replicas(1)), cluster: pdbs(fixture.MinAvailable("web", "1")), opts: minReplicasOption(1),
 		wantViolations: []string{RulePDBBlocksDrain},
 		wantText:       []string{"PDB web (minAvailable 1) allows 0 evictions at 1 replica: drains stall"},
 	},
 	"min-replicas 1: one replica with maxUnavailable 0 blocks drains": {
-		d: deploy("web", replicas(1)), cluster: pdbs(maxUnavailable("web", "0")), opts: minReplicasOption(1),
+		d: fixture.Deployment("web", fixture.Replicas(1)), cluster: pdbs(fixture.MaxUnavailable("web", "0")), opts: minReplicasOption(1),
 		wantViolations: []string{RulePDBBlocksDrain},
 	},
 	"min-replicas 1: one replica with minAvailable 50% blocks drains at 1, not at 2": {
-		d: deploy("web", replicas(1)), cluster: pdbs(minAvailable("web", "50%")), opts: minReplicasOption(1),
+		d: fixture.Deployment("web", fixture.Replicas(1)), cluster: pdbs(fixture.MinAvailable("web", "50%")), opts: minReplicasOption(1),
 		wantViolations: []string{RulePDBBlocksDrain},
 	},
 	"min-replicas 2: one replica with minAvailable 50% is only min-replicas": {
-		d: deploy("web", replicas(1)), cluster: pdbs(minAvailable("web", "50%")),
+		d: fixture.Deployment("web", fixture.Replicas(1)), cluster: pdbs(fixture.MinAvailable("web", "50%")),
 		wantViolations: []string{RuleMinReplicas},
 	},
 	"min-replicas option 3": {
-		d: deploy("web", replicas(2)), cluster: pdbs(maxUnavailable("web", "1")), opts: minReplicasOption(3),
+		d: fixture.Deployment("web", fixture.Replicas(2)), cluster: pdbs(fixture.MaxUnavailable("web", "1")), opts: minReplicasOption(3),
 		wantViolations: []string{RuleMinReplicas},
 		wantText:       []string{"2 replica(s), below 3", "kubectl scale deployment web -n shop --replicas=3"},
 		wantNoText:     []string{"Helm"},
 	},
 	"min-replicas from an HPA names the HPA": {
-		d:              deploy("web", replicas(5)),
-		cluster:        Cluster{PDBs: []*policyv1.PodDisruptionBudget{maxUnavailable("web", "1")}, HPAs: []*autoscalingv2.HorizontalPodAutoscaler{hpa("web-hpa", "apps/v1", "Deployment", "web", nil)}},
+		d:              fixture.Deployment("web", fixture.Replicas(5)),
+		cluster:        Cluster{PDBs: []*policyv1.PodDisruptionBudget{fixture.MaxUnavailable("web", "1")}, HPAs: []*autoscalingv2.HorizontalPodAutoscaler{fixture.HPA("web-hpa", "apps/v1", "Deployment", "web", nil)}},
 		wantViolations: []string{RuleMinReplicas},
 		wantText: []string{
 			"min-replicas: HPA web-hpa may scale to 1 replica(s), below 2: a drain then cuts all traffic",
@@ -389,10 +390,10 @@ var deploymentCases = map[string]deploymentCase{
 		},
 	},
 	"min-replicas from an HPA: a long HPA name is cut in the why, not in the fix": {
-		d: deploy("web", nil),
+		d: fixture.Deployment("web", nil),
 		cluster: Cluster{
-			PDBs: []*policyv1.PodDisruptionBudget{maxUnavailable("web", "1")},
-			HPAs: []*autoscalingv2.HorizontalPodAutoscaler{hpa(strings.Repeat("h", 60), "apps/v1", "Deployment", "web", nil)},
+			PDBs: []*policyv1.PodDisruptionBudget{fixture.MaxUnavailable("web", "1")},
+			HPAs: []*autoscalingv2.HorizontalPodAutoscaler{fixture.HPA(strings.Repeat("h", 60), "apps/v1", "Deployment", "web", nil)},
 		},
 		wantViolations: []string{RuleMinReplicas},
 		wantText: []string{
@@ -404,18 +405,18 @@ var deploymentCases = map[string]deploymentCase{
 		longNames:  true,
 	},
 	"HPA at 1 replica with a PDB maxUnavailable 0: blocks drains at min-replicas": {
-		d:              deploy("web", replicas(5)),
-		cluster:        Cluster{PDBs: []*policyv1.PodDisruptionBudget{maxUnavailable("web", "0")}, HPAs: []*autoscalingv2.HorizontalPodAutoscaler{webHPA(nil)}},
+		d:              fixture.Deployment("web", fixture.Replicas(5)),
+		cluster:        Cluster{PDBs: []*policyv1.PodDisruptionBudget{fixture.MaxUnavailable("web", "0")}, HPAs: []*autoscalingv2.HorizontalPodAutoscaler{fixture.WebHPA(nil)}},
 		wantViolations: []string{RuleMinReplicas, RulePDBBlocksDrain},
 		wantText:       []string{"HPA web may scale to 1 replica(s), below 2", "allows 0 evictions at 2 replicas"},
 	},
 	"HPA minimum above the spec satisfies min-replicas": {
-		d:       deploy("web", replicas(1)),
-		cluster: Cluster{PDBs: []*policyv1.PodDisruptionBudget{maxUnavailable("web", "1")}, HPAs: []*autoscalingv2.HorizontalPodAutoscaler{webHPA(replicas(3))}},
+		d:       fixture.Deployment("web", fixture.Replicas(1)),
+		cluster: Cluster{PDBs: []*policyv1.PodDisruptionBudget{fixture.MaxUnavailable("web", "1")}, HPAs: []*autoscalingv2.HorizontalPodAutoscaler{fixture.WebHPA(fixture.Replicas(3))}},
 	},
 	"HPA minimum decides the PDB budget": {
-		d:              deploy("web", replicas(5)),
-		cluster:        Cluster{PDBs: []*policyv1.PodDisruptionBudget{minAvailable("web", "2")}, HPAs: []*autoscalingv2.HorizontalPodAutoscaler{webHPA(replicas(2))}},
+		d:              fixture.Deployment("web", fixture.Replicas(5)),
+		cluster:        Cluster{PDBs: []*policyv1.PodDisruptionBudget{fixture.MinAvailable("web", "2")}, HPAs: []*autoscalingv2.HorizontalPodAutoscaler{fixture.WebHPA(fixture.Replicas(2))}},
 		wantViolations: []string{RulePDBBlocksDrain},
 		wantText: []string{
 			`Invalid value: "web": pdb-blocks-drain: PDB web (minAvailable 2) allows 0 evictions at 2 replicas: drains stall; fix: ` +
@@ -424,7 +425,7 @@ var deploymentCases = map[string]deploymentCase{
 		},
 	},
 	"PDB for other pods only": {
-		d: deploy("web", replicas(3)), cluster: pdbs(pdb("api", selectApp("api"), nil, intOrStr("1"))),
+		d: fixture.Deployment("web", fixture.Replicas(3)), cluster: pdbs(fixture.PDB("api", fixture.SelectApp("api"), nil, fixture.IntOrStr("1"))),
 		wantViolations: []string{RulePDBMissing},
 		wantText: []string{
 			"spec.template.metadata.labels: Required value: pdb-missing: no PodDisruptionBudget selects these pods",
@@ -433,14 +434,14 @@ var deploymentCases = map[string]deploymentCase{
 		},
 	},
 	"PDB with a nil selector protects nothing": {
-		d: deploy("web", replicas(3)), cluster: pdbs(pdb("all", nil, nil, intOrStr("1"))),
+		d: fixture.Deployment("web", fixture.Replicas(3)), cluster: pdbs(fixture.PDB("all", nil, nil, fixture.IntOrStr("1"))),
 		wantViolations: []string{RulePDBMissing},
 	},
 	"PDB with an empty selector protects everything": {
-		d: deploy("web", replicas(3)), cluster: pdbs(pdb("all", &metav1.LabelSelector{}, nil, intOrStr("1"))),
+		d: fixture.Deployment("web", fixture.Replicas(3)), cluster: pdbs(fixture.PDB("all", &metav1.LabelSelector{}, nil, fixture.IntOrStr("1"))),
 	},
 	"two PDBs": {
-		d: deploy("web", replicas(3)), cluster: pdbs(maxUnavailable("web-b", "1"), pdb("all", &metav1.LabelSelector{}, nil, intOrStr("1")), maxUnavailable("web-a", "1")),
+		d: fixture.Deployment("web", fixture.Replicas(3)), cluster: pdbs(fixture.MaxUnavailable("web-b", "1"), fixture.PDB("all", &metav1.LabelSelector{}, nil, fixture.IntOrStr("1")), fixture.MaxUnavailable("web-a", "1")),
 		wantViolations: []string{RulePDBMultiple},
 		wantText: []string{
 			`spec.template.metadata.labels: Invalid value: "all,web-a,web-b": pdb-multiple: 3 PodDisruptionBudgets select these pods: evictions fail, every drain stalls`,
@@ -448,38 +449,38 @@ var deploymentCases = map[string]deploymentCase{
 		},
 	},
 	"recreate strategy is advisory": {
-		d:       with(deploy("web", replicas(3)), func(d *appsv1.Deployment) { d.Spec.Strategy.Type = appsv1.RecreateDeploymentStrategyType }),
-		cluster: pdbs(maxUnavailable("web", "1")), wantAdvisories: []string{RuleStrategyRecreate},
+		d:       fixture.With(fixture.Deployment("web", fixture.Replicas(3)), func(d *appsv1.Deployment) { d.Spec.Strategy.Type = appsv1.RecreateDeploymentStrategyType }),
+		cluster: pdbs(fixture.MaxUnavailable("web", "1")), wantAdvisories: []string{RuleStrategyRecreate},
 	},
 	"rolling update maxUnavailable equal to replicas": {
-		d: withRolling(deploy("web", replicas(3)), "3"), cluster: pdbs(maxUnavailable("web", "1")),
+		d: withRolling(fixture.Deployment("web", fixture.Replicas(3)), "3"), cluster: pdbs(fixture.MaxUnavailable("web", "1")),
 		wantAdvisories: []string{RuleRolloutAllUnavailable},
 	},
 	"rolling update maxUnavailable 100%": {
-		d: withRolling(deploy("web", replicas(3)), "100%"), cluster: pdbs(maxUnavailable("web", "1")),
+		d: withRolling(fixture.Deployment("web", fixture.Replicas(3)), "100%"), cluster: pdbs(fixture.MaxUnavailable("web", "1")),
 		wantAdvisories: []string{RuleRolloutAllUnavailable},
 	},
 	"rolling update maxUnavailable 99% of 3 rounds down to 2": {
-		d: withRolling(deploy("web", replicas(3)), "99%"), cluster: pdbs(maxUnavailable("web", "1")),
+		d: withRolling(fixture.Deployment("web", fixture.Replicas(3)), "99%"), cluster: pdbs(fixture.MaxUnavailable("web", "1")),
 	},
 	"rolling update maxUnavailable 50% of 2 rounds down to 1": {
-		d: withRolling(deploy("web", replicas(2)), "50%"), cluster: pdbs(maxUnavailable("web", "1")),
+		d: withRolling(fixture.Deployment("web", fixture.Replicas(2)), "50%"), cluster: pdbs(fixture.MaxUnavailable("web", "1")),
 	},
 	"rolling update maxUnavailable above 100% does not wrap": {
-		d: withRolling(deploy("web", replicas(3)), "400000000000%"), cluster: pdbs(maxUnavailable("web", "1")),
+		d: withRolling(fixture.Deployment("web", fixture.Replicas(3)), "400000000000%"), cluster: pdbs(fixture.MaxUnavailable("web", "1")),
 		wantAdvisories: []string{RuleRolloutAllUnavailable},
 	},
 	"default 25% at 1 replica rounds down to 0": {
-		d: deploy("web", replicas(1)), cluster: pdbs(minAvailable("web", "0")),
+		d: fixture.Deployment("web", fixture.Replicas(1)), cluster: pdbs(fixture.MinAvailable("web", "0")),
 		wantViolations: []string{RuleMinReplicas, RulePDBUnprotective},
 	},
 	"maxUnavailable 1 at 1 replica takes it down": {
-		d: withRolling(deploy("web", replicas(1)), "1"), cluster: pdbs(minAvailable("web", "0")),
+		d: withRolling(fixture.Deployment("web", fixture.Replicas(1)), "1"), cluster: pdbs(fixture.MinAvailable("web", "0")),
 		wantViolations: []string{RuleMinReplicas, RulePDBUnprotective}, wantAdvisories: []string{RuleRolloutAllUnavailable},
 	},
 	"rollout advisory uses the HPA minimum": {
-		d:              withRolling(deploy("web", replicas(10)), "2"),
-		cluster:        Cluster{PDBs: []*policyv1.PodDisruptionBudget{maxUnavailable("web", "1")}, HPAs: []*autoscalingv2.HorizontalPodAutoscaler{webHPA(replicas(2))}},
+		d:              withRolling(fixture.Deployment("web", fixture.Replicas(10)), "2"),
+		cluster:        Cluster{PDBs: []*policyv1.PodDisruptionBudget{fixture.MaxUnavailable("web", "1")}, HPAs: []*autoscalingv2.HorizontalPodAutoscaler{fixture.WebHPA(fixture.Replicas(2))}},
 		wantAdvisories: []string{RuleRolloutAllUnavailable},
 	},
 }
@@ -522,7 +523,7 @@ func TestDeployment(t *testing.T) {
 func withRolling(d *appsv1.Deployment, maxUnavailable string) *appsv1.Deployment {
 	d.Spec.Strategy = appsv1.DeploymentStrategy{
 		Type:          appsv1.RollingUpdateDeploymentStrategyType,
-		RollingUpdate: &appsv1.RollingUpdateDeployment{MaxUnavailable: intOrStr(maxUnavailable)},
+		RollingUpdate: &appsv1.RollingUpdateDeployment{MaxUnavailable: fixture.IntOrStr(maxUnavailable)},
 	}
 	return d
 }
@@ -536,7 +537,7 @@ type updateCase struct {
 
 // updateCases are the examples of TestUpdate; TestWarningsFit renders their warnings too.
 func updateCases() map[string]updateCase {
-	web := func(n int32) *appsv1.Deployment { return deploy("web", replicas(n)) }
+	web := func(n int32) *appsv1.Deployment { return fixture.Deployment("web", fixture.Replicas(n)) }
 	newImage := func(d *appsv1.Deployment) *appsv1.Deployment {
 		d.Spec.Template.Spec.Containers[0].Image = "registry.example/web:rollback"
 		return d
@@ -551,23 +552,23 @@ func updateCases() map[string]updateCase {
 			wantRatcheted: []string{RuleMinReplicas, RulePDBMissing},
 		},
 		"unset replicas stay 1": {
-			old: deploy("web", nil), new: newImage(deploy("web", nil)),
+			old: fixture.Deployment("web", nil), new: newImage(fixture.Deployment("web", nil)),
 			wantRatcheted: []string{RuleMinReplicas, RulePDBMissing},
 		},
 		"unset to explicit 1 is no change": {
-			old: deploy("web", nil), new: web(1),
+			old: fixture.Deployment("web", nil), new: web(1),
 			wantRatcheted: []string{RuleMinReplicas, RulePDBMissing},
 		},
 		"image change with a pre-existing blocking PDB": {
-			old: web(3), new: newImage(web(3)), cluster: pdbs(minAvailable("web", "100%")),
+			old: web(3), new: newImage(web(3)), cluster: pdbs(fixture.MinAvailable("web", "100%")),
 			wantRatcheted: []string{RulePDBBlocksDrain},
 		},
 		"replicas lowered 3 to 1": {
-			old: web(3), new: web(1), cluster: pdbs(maxUnavailable("web", "1")),
+			old: web(3), new: web(1), cluster: pdbs(fixture.MaxUnavailable("web", "1")),
 			wantViolations: []string{RuleMinReplicas},
 		},
 		"replicas lowered 3 to 1 with a blocking PDB: both deny (the budget is judged at min-replicas)": {
-			old: web(3), new: web(1), cluster: pdbs(maxUnavailable("web", "0")),
+			old: web(3), new: web(1), cluster: pdbs(fixture.MaxUnavailable("web", "0")),
 			wantViolations: []string{RuleMinReplicas, RulePDBBlocksDrain},
 		},
 		"replicas lowered 2 to 1 without PDB: the missing PDB stays a warning": {
@@ -575,14 +576,14 @@ func updateCases() map[string]updateCase {
 			wantViolations: []string{RuleMinReplicas}, wantRatcheted: []string{RulePDBMissing},
 		},
 		"replicas changed with a pre-existing blocking PDB: denied": {
-			old: web(3), new: web(4), cluster: pdbs(minAvailable("web", "100%")),
+			old: web(3), new: web(4), cluster: pdbs(fixture.MinAvailable("web", "100%")),
 			wantViolations: []string{RulePDBBlocksDrain},
 		},
 		"replicas raised fixes the blocking PDB": {
-			old: web(3), new: web(4), cluster: pdbs(minAvailable("web", "3")),
+			old: web(3), new: web(4), cluster: pdbs(fixture.MinAvailable("web", "3")),
 		},
 		"labels changed so that the PDB no longer selects": {
-			old: web(3), new: relabel(web(3)), cluster: pdbs(pdb("web", &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web", "version": "v1"}}, nil, intOrStr("1"))),
+			old: web(3), new: relabel(web(3)), cluster: pdbs(fixture.PDB("web", &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web", "version": "v1"}}, nil, fixture.IntOrStr("1"))),
 			wantViolations: []string{RulePDBMissing},
 		},
 		"labels changed on a Deployment already without PDB": {
@@ -590,7 +591,7 @@ func updateCases() map[string]updateCase {
 			wantViolations: []string{RulePDBMissing},
 		},
 		"labels changed, PDB still selects": {
-			old: web(3), new: relabel(web(3)), cluster: pdbs(maxUnavailable("web", "1")),
+			old: web(3), new: relabel(web(3)), cluster: pdbs(fixture.MaxUnavailable("web", "1")),
 		},
 		"scale from 0 to 1 is a new violation": {
 			old: web(0), new: web(1),
@@ -603,12 +604,12 @@ func updateCases() map[string]updateCase {
 		"scale to 0": {old: web(1), new: web(0)},
 		"HPA-managed replicas change: effective replicas unchanged": {
 			old: web(1), new: web(5),
-			cluster:       Cluster{PDBs: []*policyv1.PodDisruptionBudget{maxUnavailable("web", "1")}, HPAs: []*autoscalingv2.HorizontalPodAutoscaler{webHPA(nil)}},
+			cluster:       Cluster{PDBs: []*policyv1.PodDisruptionBudget{fixture.MaxUnavailable("web", "1")}, HPAs: []*autoscalingv2.HorizontalPodAutoscaler{fixture.WebHPA(nil)}},
 			wantRatcheted: []string{RuleMinReplicas},
 		},
 		"HPA-managed replicas change with a blocking PDB: both ratcheted": {
 			old: web(1), new: web(5),
-			cluster:       Cluster{PDBs: []*policyv1.PodDisruptionBudget{maxUnavailable("web", "0")}, HPAs: []*autoscalingv2.HorizontalPodAutoscaler{webHPA(nil)}},
+			cluster:       Cluster{PDBs: []*policyv1.PodDisruptionBudget{fixture.MaxUnavailable("web", "0")}, HPAs: []*autoscalingv2.HorizontalPodAutoscaler{fixture.WebHPA(nil)}},
 			wantRatcheted: []string{RuleMinReplicas, RulePDBBlocksDrain},
 		},
 	}
@@ -671,44 +672,44 @@ func TestExemptions(t *testing.T) {
 		wantNotes      []string
 	}{
 		"exempt": {
-			d: recreate(exempt(deploy("web", replicas(1)), "singleton leader, see INC-42")), allow: true,
+			d: recreate(exempt(fixture.Deployment("web", fixture.Replicas(1)), "singleton leader, see INC-42")), allow: true,
 			wantExemption:  "singleton leader, see INC-42",
 			wantAdvisories: []string{RuleMinReplicas, RulePDBMissing, RuleStrategyRecreate},
 		},
 		"reason trimmed": {
-			d: exempt(deploy("web", replicas(1)), "  batch tier \n"), allow: true,
+			d: exempt(fixture.Deployment("web", fixture.Replicas(1)), "  batch tier \n"), allow: true,
 			wantExemption: "batch tier", wantAdvisories: []string{RuleMinReplicas, RulePDBMissing},
 		},
 		"long reason truncated to 80 characters": {
-			d: exempt(deploy("web", replicas(1)), strings.Repeat("r", 500)), allow: true,
+			d: exempt(fixture.Deployment("web", fixture.Replicas(1)), strings.Repeat("r", 500)), allow: true,
 			wantExemption: strings.Repeat("r", 79) + "…", wantAdvisories: []string{RuleMinReplicas, RulePDBMissing},
 		},
 		"exempt with enough replicas": {
-			d: exempt(deploy("web", replicas(3)), "why not"), allow: true,
+			d: exempt(fixture.Deployment("web", fixture.Replicas(3)), "why not"), allow: true,
 			wantExemption: "why not", wantAdvisories: []string{RulePDBMissing},
 		},
 		"empty reason is no exemption": {
-			d: exempt(deploy("web", replicas(1)), ""), allow: true,
+			d: exempt(fixture.Deployment("web", fixture.Replicas(1)), ""), allow: true,
 			wantViolations: []string{RuleMinReplicas, RulePDBMissing},
 			wantNotes:      []string{"ha-webhook.io/exempt has an empty reason, so it is no exemption"},
 		},
 		"blank reason is no exemption": {
-			d: exempt(deploy("web", replicas(1)), " \t "), allow: true,
+			d: exempt(fixture.Deployment("web", fixture.Replicas(1)), " \t "), allow: true,
 			wantViolations: []string{RuleMinReplicas, RulePDBMissing},
 			wantNotes:      []string{"ha-webhook.io/exempt has an empty reason, so it is no exemption"},
 		},
 		"exemptions disabled": {
-			d: exempt(deploy("web", replicas(1)), "please"), allow: false,
+			d: exempt(fixture.Deployment("web", fixture.Replicas(1)), "please"), allow: false,
 			wantViolations: []string{RuleMinReplicas, RulePDBMissing},
 			wantNotes:      []string{"ha-webhook.io/exempt ignored: exemptions are disabled on this cluster"},
 		},
 		"exempt update: ratcheted and new violations become advisories": {
-			old: deploy("web", replicas(2)), d: exempt(deploy("web", replicas(1)), "scale-down for maintenance"), allow: true,
+			old: fixture.Deployment("web", fixture.Replicas(2)), d: exempt(fixture.Deployment("web", fixture.Replicas(1)), "scale-down for maintenance"), allow: true,
 			wantExemption:  "scale-down for maintenance",
 			wantAdvisories: []string{RuleMinReplicas, RulePDBMissing},
 		},
 		"update with exemptions disabled still ratchets": {
-			old: deploy("web", replicas(2)), d: exempt(deploy("web", replicas(1)), "please"), allow: false,
+			old: fixture.Deployment("web", fixture.Replicas(2)), d: exempt(fixture.Deployment("web", fixture.Replicas(1)), "please"), allow: false,
 			wantViolations: []string{RuleMinReplicas}, wantRatcheted: []string{RulePDBMissing},
 			wantNotes: []string{"ha-webhook.io/exempt ignored: exemptions are disabled on this cluster"},
 		},
@@ -747,12 +748,12 @@ func TestExemptions(t *testing.T) {
 
 // TestDeterministic: the verdict does not depend on the order the cache lists PDBs and HPAs in.
 func TestDeterministic(t *testing.T) {
-	d := withRolling(deploy("web", replicas(1)), "1")
+	d := withRolling(fixture.Deployment("web", fixture.Replicas(1)), "1")
 	all := []*policyv1.PodDisruptionBudget{
-		maxUnavailable("zeta", "1"), minAvailable("alpha", "100%"), pdb("all", &metav1.LabelSelector{}, nil, intOrStr("1")),
-		maxUnavailable("mid", "0"), pdb("other", selectApp("api"), nil, intOrStr("1")),
+		fixture.MaxUnavailable("zeta", "1"), fixture.MinAvailable("alpha", "100%"), fixture.PDB("all", &metav1.LabelSelector{}, nil, fixture.IntOrStr("1")),
+		fixture.MaxUnavailable("mid", "0"), fixture.PDB("other", fixture.SelectApp("api"), nil, fixture.IntOrStr("1")),
 	}
-	hpas := []*autoscalingv2.HorizontalPodAutoscaler{webHPA(replicas(1)), hpa("b", "apps/v1", "Deployment", "web", replicas(1))}
+	hpas := []*autoscalingv2.HorizontalPodAutoscaler{fixture.WebHPA(fixture.Replicas(1)), fixture.HPA("b", "apps/v1", "Deployment", "web", fixture.Replicas(1))}
 	want := Deployment(d, Cluster{PDBs: all, HPAs: hpas}, DefaultOptions())
 	wantMsg := Message(d, want.Violations)
 	if !strings.Contains(wantMsg, `"all,alpha,mid,zeta"`) {
@@ -869,7 +870,7 @@ func TestWarningsFit(t *testing.T) {
 				continue
 			}
 			t.Run(name, func(t *testing.T) {
-				for _, v := range pdbBudgetViolations(deploy("web", replicas(tc.replicas)), tc.pdb, tc.replicas) {
+				for _, v := range pdbBudgetViolations(fixture.Deployment("web", fixture.Replicas(tc.replicas)), tc.pdb, tc.replicas) {
 					for _, prefix := range wholeWarningPrefixes {
 						assertWarningWhole(t, v.Warning(prefix))
 					}
@@ -881,15 +882,15 @@ func TestWarningsFit(t *testing.T) {
 	pdbFor := func(name, app, minAvail, maxUnavail string) *policyv1.PodDisruptionBudget {
 		var minA, maxU *intstr.IntOrString
 		if minAvail != "" {
-			minA = intOrStr(minAvail)
+			minA = fixture.IntOrStr(minAvail)
 		}
 		if maxUnavail != "" {
-			maxU = intOrStr(maxUnavail)
+			maxU = fixture.IntOrStr(maxUnavail)
 		}
-		return pdb(name, selectApp(app), minA, maxU)
+		return fixture.PDB(name, fixture.SelectApp(app), minA, maxU)
 	}
 	hpaFor := func(name, target string, minReplicas *int32) *autoscalingv2.HorizontalPodAutoscaler {
-		return hpa(name, "apps/v1", "Deployment", target, minReplicas)
+		return fixture.HPA(name, "apps/v1", "Deployment", target, minReplicas)
 	}
 	realistic := map[string]struct {
 		d         *appsv1.Deployment
@@ -898,7 +899,7 @@ func TestWarningsFit(t *testing.T) {
 		wantRules []string
 	}{
 		"recommendations: HPA without minReplicas": {
-			d: deploy("recommendations", nil),
+			d: fixture.Deployment("recommendations", nil),
 			cluster: Cluster{
 				PDBs: []*policyv1.PodDisruptionBudget{pdbFor("recommendations", "recommendations", "", "1")},
 				HPAs: []*autoscalingv2.HorizontalPodAutoscaler{hpaFor("recommendations", "recommendations", nil)},
@@ -906,39 +907,39 @@ func TestWarningsFit(t *testing.T) {
 			wantRules: []string{RuleMinReplicas},
 		},
 		"search: no PDB": {
-			d: deploy("search", replicas(3)), wantRules: []string{RulePDBMissing},
+			d: fixture.Deployment("search", fixture.Replicas(3)), wantRules: []string{RulePDBMissing},
 		},
 		"checkout: maxUnavailable 0": {
-			d: deploy("checkout", replicas(3)), cluster: pdbs(pdbFor("checkout", "checkout", "", "0")),
+			d: fixture.Deployment("checkout", fixture.Replicas(3)), cluster: pdbs(pdbFor("checkout", "checkout", "", "0")),
 			wantRules: []string{RulePDBBlocksDrain},
 		},
 		"cart: unset replicas, maxUnavailable 0": {
-			d: deploy("cart", nil), cluster: pdbs(pdbFor("cart", "cart", "", "0")),
+			d: fixture.Deployment("cart", nil), cluster: pdbs(pdbFor("cart", "cart", "", "0")),
 			wantRules: []string{RuleMinReplicas, RulePDBBlocksDrain},
 		},
 		"cart: single replica with --min-replicas 1": {
-			d: deploy("cart", replicas(1)), cluster: pdbs(pdbFor("cart", "cart", "", "1")), opts: minReplicasOption(1),
+			d: fixture.Deployment("cart", fixture.Replicas(1)), cluster: pdbs(pdbFor("cart", "cart", "", "1")), opts: minReplicasOption(1),
 			wantRules: []string{RulePDBUnprotective},
 		},
 		"payments: two PDBs": {
-			d:         deploy("payments", replicas(3)),
+			d:         fixture.Deployment("payments", fixture.Replicas(3)),
 			cluster:   pdbs(pdbFor("payments", "payments", "", "1"), pdbFor("payments-legacy", "payments", "2", "")),
 			wantRules: []string{RulePDBMultiple},
 		},
 		"frontend: minAvailable 100% at 12 replicas": {
-			d: deploy("frontend", replicas(12)), cluster: pdbs(pdbFor("frontend-pdb", "frontend", "100%", "")),
+			d: fixture.Deployment("frontend", fixture.Replicas(12)), cluster: pdbs(pdbFor("frontend-pdb", "frontend", "100%", "")),
 			wantRules: []string{RulePDBBlocksDrain},
 		},
 		"api-gateway: maxUnavailable 100% at 10 replicas": {
-			d:         withRolling(deploy("api-gateway", replicas(10)), "100%"),
+			d:         withRolling(fixture.Deployment("api-gateway", fixture.Replicas(10)), "100%"),
 			cluster:   pdbs(pdbFor("api-gateway", "api-gateway", "", "100%")),
 			wantRules: []string{RulePDBUnprotective, RuleRolloutAllUnavailable},
 		},
 		"inventory: HPA minReplicas 1 with --min-replicas 10": {
-			d: deploy("inventory", replicas(3)),
+			d: fixture.Deployment("inventory", fixture.Replicas(3)),
 			cluster: Cluster{
 				PDBs: []*policyv1.PodDisruptionBudget{pdbFor("inventory", "inventory", "", "0")},
-				HPAs: []*autoscalingv2.HorizontalPodAutoscaler{hpaFor("inventory", "inventory", replicas(1))},
+				HPAs: []*autoscalingv2.HorizontalPodAutoscaler{hpaFor("inventory", "inventory", fixture.Replicas(1))},
 			},
 			opts:      minReplicasOption(10),
 			wantRules: []string{RuleMinReplicas, RulePDBBlocksDrain},
