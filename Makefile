@@ -1,9 +1,37 @@
 # Entry points; each is a thin wrapper around a script or a go command, so nothing here needs more than Go and bash.
-.PHONY: test demo build certs testbin fmt bench
+# `make help` lists them. The root module holds ha-webhook and the tests against a real kube-apiserver; test/bench and
+# test/e2e are Go modules of their own (their dependencies stay out of the root go.mod), so they are run from there.
+.PHONY: help test unit integration e2e fuzz demo build certs testbin fmt
 
-## test: everything CI runs (unit, integration and chart tests against a real kube-apiserver, bounded fuzzing)
+FUZZ_TIME ?= 15s
+export FUZZ_TIME
+
+## test: everything CI runs (unit, integration and chart tests against a real kube-apiserver, test/bench, test/e2e, bounded fuzzing)
 test:
 	hack/test.sh
+
+## help: this list: each target with its description
+help:
+	@awk '/^## [a-z][a-z0-9-]*:/ { sub(/^## /, ""); i = index($$0, ":"); printf "  %-12s %s\n", substr($$0, 1, i - 1), substr($$0, i + 2) }' $(MAKEFILE_LIST)
+
+## unit: the fast inner loop, go test -race of internal/ and cmd/ (no control plane; under a minute warm)
+unit:
+	go test -race ./internal/... ./cmd/...
+
+## integration: test/integration, test/chart and test/reliability against a real kube-apiserver (binaries from hack/testbin.sh)
+integration:
+	assets=$$(hack/testbin.sh kube-apiserver etcd kubectl helm) && \
+	KUBEBUILDER_ASSETS=$$assets go test -count=1 -timeout 45m ./test/integration/... ./test/chart/... ./test/reliability/...
+
+## e2e: the test/e2e module (the upgrade drill) and the test/bench module's tests (the benchmark program on a tiny load)
+e2e:
+	assets=$$(hack/testbin.sh kube-apiserver etcd kubectl kube-controller-manager kube-scheduler kwok) && \
+	cd test/e2e && KUBEBUILDER_ASSETS=$$assets go test -count=1 -timeout 45m ./... && \
+	cd ../bench && KUBEBUILDER_ASSETS=$$assets go test -count=1 -timeout 45m ./...
+
+## fuzz: every fuzz target, in the module that holds it, for FUZZ_TIME each (default 15s)
+fuzz:
+	hack/fuzz.sh
 
 ## demo: a local control plane, ha-webhook serving, examples/ applied, and what happened printed
 demo:
@@ -21,5 +49,6 @@ certs:
 testbin:
 	hack/testbin.sh all
 
+## fmt: gofmt every Go file of every module
 fmt:
 	gofmt -w $$(find . -name '*.go' -not -path './.git/*')

@@ -86,9 +86,9 @@ func (d *demo) run(ctx context.Context) (err error) {
 	fmt.Println("kube-apiserver is up; kubeconfig:", d.env.Kubeconfig)
 
 	title("2. ha-webhook serve, with a development CA and serving certificate for 127.0.0.1")
-	bin := filepath.Join(d.dir, "ha-webhook")
-	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/webhook").CombinedOutput(); err != nil {
-		return fmt.Errorf("building ha-webhook: %v\n%s", err, out)
+	bin, err := testenv.BuildWebhook(ctx, d.dir, testenv.BuildDev)
+	if err != nil {
+		return err
 	}
 	d.certsDir = filepath.Join(root, "certs")
 	caPEM, err := devcert.Write(d.certsDir, []string{"127.0.0.1", "localhost"}, 7*24*time.Hour)

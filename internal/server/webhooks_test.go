@@ -31,6 +31,7 @@ import (
 	"github.com/ha-webhook/ha-webhook/internal/policy"
 	"github.com/ha-webhook/ha-webhook/internal/text"
 	"github.com/ha-webhook/ha-webhook/internal/validate"
+	"github.com/ha-webhook/ha-webhook/test/testenv/hostile"
 )
 
 var paths = []string{names.PathMutatePod, names.PathValidateDeployment, names.PathValidateScale}
@@ -210,46 +211,15 @@ func commands(v any) [][]string {
 	return out
 }
 
-// hostileSeeds reads test/reliability's committed corpus of bad requests: a header (path:, content-type:) and,
-// after a "---" line, the body. Template bodies are used unexpanded, as seeds they are as good as any.
-func hostileSeeds(t testing.TB) []struct {
-	path, contentType string
-	body              []byte
-} {
+// hostileSeeds reads test/reliability's committed corpus of bad requests. Template bodies are used unexpanded: as
+// seeds they are as good as any.
+func hostileSeeds(t testing.TB) []hostile.Case {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join("..", "..", "test", "reliability", "testdata", "hostile", "*.txt"))
-	if err != nil || len(files) == 0 {
+	cases, err := hostile.Read(hostile.Dir())
+	if err != nil || len(cases) == 0 {
 		t.Fatalf("no hostile corpus found (%v)", err)
 	}
-	var out []struct {
-		path, contentType string
-		body              []byte
-	}
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		header, body, ok := bytes.Cut(data, []byte("\n---\n"))
-		if !ok {
-			t.Fatalf("%s: no --- line", f)
-		}
-		seed := struct {
-			path, contentType string
-			body              []byte
-		}{body: body}
-		for _, line := range strings.Split(string(header), "\n") {
-			k, v, _ := strings.Cut(line, ":")
-			switch k {
-			case "path":
-				seed.path = strings.TrimSpace(v)
-			case "content-type":
-				seed.contentType = strings.TrimSpace(v)
-			}
-		}
-		out = append(out, seed)
-	}
-	return out
+	return cases
 }
 
 // FuzzWebhookHTTP sends arbitrary bodies to the registered HTTP handlers: whatever comes in, the answer is a
@@ -257,8 +227,8 @@ func hostileSeeds(t testing.TB) []struct {
 func FuzzWebhookHTTP(f *testing.F) {
 	for _, s := range hostileSeeds(f) {
 		for i, p := range paths {
-			if p == s.path {
-				f.Add(uint8(i), s.contentType, uint8(0), s.body)
+			if p == s.Path {
+				f.Add(uint8(i), s.ContentType, uint8(0), s.Body)
 			}
 		}
 	}
@@ -287,8 +257,8 @@ func TestHostileSeedsAnswered(t *testing.T) {
 	for mode := range byte(3) {
 		h := testHandlers(t, mode, false)
 		for _, s := range hostileSeeds(t) {
-			if hh, ok := h[s.path]; ok {
-				checkAnswer(t, post(hh, s.path, s.contentType, s.body), maxSleep)
+			if hh, ok := h[s.Path]; ok {
+				checkAnswer(t, post(hh, s.Path, s.ContentType, s.Body), maxSleep)
 			}
 		}
 	}

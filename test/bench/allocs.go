@@ -6,11 +6,11 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
-	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+	cradmission "sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
+	"github.com/ha-webhook/ha-webhook/internal/admission"
 	"github.com/ha-webhook/ha-webhook/internal/mutate"
-	"github.com/ha-webhook/ha-webhook/internal/names"
-	"github.com/ha-webhook/ha-webhook/internal/server"
+	"github.com/ha-webhook/ha-webhook/internal/policy"
 	"github.com/ha-webhook/ha-webhook/internal/validate"
 )
 
@@ -30,9 +30,9 @@ type allocResult struct {
 
 type nopRecorder struct{}
 
-func (nopRecorder) Mutated(string, names.Mode)   {}
-func (nopRecorder) Violation(string, names.Mode) {}
-func (nopRecorder) Exempted()                    {}
+func (nopRecorder) Mutated(string, policy.Mode)   {}
+func (nopRecorder) Violation(string, policy.Mode) {}
+func (nopRecorder) Exempted()                     {}
 
 const allocRuns = 200
 
@@ -59,21 +59,20 @@ func measureAllocs(perNamespace int) allocResult {
 	r.ValidateDeployment = testing.AllocsPerRun(allocRuns, func() { validate.Deployment(dEmpty, empty, rules) })
 	r.ValidateDeploymentNS = testing.AllocsPerRun(allocRuns, func() { validate.Deployment(dFilled, filled, rules) })
 
-	scheme := server.NewScheme()
-	enforce := func(context.Context, string) (names.Mode, error) { return names.ModeEnforce, nil }
-	mh := mutate.NewHandler(scheme, func() mutate.Options { return opts }, enforce, nopRecorder{})
-	handlerAllocs := func(h admission.Handler, body []byte) float64 {
+	enforce := func(context.Context, string) (policy.Mode, error) { return policy.ModeEnforce, nil }
+	mh := admission.NewPodHandler(func() mutate.Options { return opts }, enforce, nopRecorder{})
+	handlerAllocs := func(h cradmission.Handler, body []byte) float64 {
 		req := decodeRequest(body)
 		return testing.AllocsPerRun(allocRuns, func() { h.Handle(context.Background(), req) })
 	}
 	r.MutateHandler = handlerAllocs(mh, podReview(admittedPod(nsMutate)))
 	r.MutateHandler64k = handlerAllocs(mh, podReview(big))
-	lookup := func(c validate.Cluster) validate.ClusterLookup {
+	lookup := func(c validate.Cluster) admission.ClusterLookup {
 		return func(context.Context, string) (validate.Cluster, error) { return c, nil }
 	}
-	r.ValidateHandler = handlerAllocs(validate.NewDeploymentHandler(scheme, rules, enforce, lookup(empty), nopRecorder{}),
+	r.ValidateHandler = handlerAllocs(admission.NewDeploymentHandler(rules, enforce, lookup(empty), nopRecorder{}),
 		deploymentReview(dEmpty))
-	r.ValidateHandlerNS = handlerAllocs(validate.NewDeploymentHandler(scheme, rules, enforce, lookup(filled), nopRecorder{}),
+	r.ValidateHandlerNS = handlerAllocs(admission.NewDeploymentHandler(rules, enforce, lookup(filled), nopRecorder{}),
 		deploymentReview(dFilled))
 	return r
 }
@@ -88,10 +87,10 @@ func filledCluster(ns string, n int) validate.Cluster {
 	return c
 }
 
-// decodeRequest is the admission.Request of an AdmissionReview body, as controller-runtime's webhook decodes it.
-func decodeRequest(body []byte) admission.Request {
+// decodeRequest is the cradmission.Request of an AdmissionReview body, as controller-runtime's webhook decodes it.
+func decodeRequest(body []byte) cradmission.Request {
 	var review struct {
-		Request admission.Request `json:"request"`
+		Request cradmission.Request `json:"request"`
 	}
 	if err := json.Unmarshal(body, &review); err != nil {
 		panic(err)

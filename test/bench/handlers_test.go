@@ -4,18 +4,18 @@ import (
 	"context"
 	"testing"
 
-	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+	cradmission "sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
+	"github.com/ha-webhook/ha-webhook/internal/admission"
 	"github.com/ha-webhook/ha-webhook/internal/mutate"
-	"github.com/ha-webhook/ha-webhook/internal/names"
-	"github.com/ha-webhook/ha-webhook/internal/server"
+	"github.com/ha-webhook/ha-webhook/internal/policy"
 	"github.com/ha-webhook/ha-webhook/internal/validate"
 )
 
 // Go benchmarks of the admission handlers without HTTP, on the benchmark program's objects, for profiling a change
-// in isolation: go test ./test/bench -run '^$' -bench . -benchmem [-cpuprofile cpu.out]
+// in isolation, from this directory: go test -run '^$' -bench . -benchmem [-cpuprofile cpu.out]
 
-func benchHandler(b *testing.B, h admission.Handler, body []byte) {
+func benchHandler(b *testing.B, h cradmission.Handler, body []byte) {
 	req := decodeRequest(body)
 	b.ReportAllocs()
 	b.SetBytes(int64(len(body)))
@@ -27,11 +27,11 @@ func benchHandler(b *testing.B, h admission.Handler, body []byte) {
 	}
 }
 
-func enforceEverywhere(context.Context, string) (names.Mode, error) { return names.ModeEnforce, nil }
+func enforceEverywhere(context.Context, string) (policy.Mode, error) { return policy.ModeEnforce, nil }
 
-func mutateHandler() admission.Handler {
+func mutateHandler() cradmission.Handler {
 	opts := mutate.DefaultOptions()
-	return mutate.NewHandler(server.NewScheme(), func() mutate.Options { return opts }, enforceEverywhere, nopRecorder{})
+	return admission.NewPodHandler(func() mutate.Options { return opts }, enforceEverywhere, nopRecorder{})
 }
 
 func BenchmarkMutateHandler(b *testing.B) {
@@ -44,7 +44,7 @@ func BenchmarkMutateHandler64k(b *testing.B) {
 
 func BenchmarkValidateHandler(b *testing.B) {
 	c := filledCluster("ns", 10)
-	h := validate.NewDeploymentHandler(server.NewScheme(), validate.DefaultOptions(), enforceEverywhere,
+	h := admission.NewDeploymentHandler(validate.DefaultOptions(), enforceEverywhere,
 		func(context.Context, string) (validate.Cluster, error) { return c, nil }, nopRecorder{})
 	benchHandler(b, h, deploymentReview(deployment("ns", validateApp(10))))
 }

@@ -1,7 +1,8 @@
 // Command bench measures ha-webhook's admission latency, throughput and memory against a null webhook served by the
 // same stack, and Pod creation through a real kube-apiserver without a webhook, with a null webhook and with
-// ha-webhook. It is a program, not a test: `go run ./test/bench` (table), `-json` (one JSON object), `-quick` (about
-// a minute), `-plot docs/latency.png`. docs/benchmarks.md explains the method and records a run.
+// ha-webhook. It is a program, not a test: `go run .` in test/bench (table), `-json` (one JSON object), `-quick`
+// (about a minute), `-plot ../../docs/latency.png`. docs/benchmarks.md explains the method and records a run.
+// test/bench is a Go module of its own, so that vegeta and gonum/plot stay out of ha-webhook's go.mod.
 package main
 
 import (

@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -16,18 +15,6 @@ import (
 
 	"github.com/ha-webhook/ha-webhook/test/testenv"
 )
-
-// buildBinary builds the real ha-webhook binary, as `make build` does.
-func buildBinary(ctx context.Context, dir string) (string, error) {
-	bin := filepath.Join(dir, "ha-webhook")
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", bin, "./cmd/webhook")
-	cmd.Dir = testenv.RepoRoot()
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./cmd/webhook: %v\n%s", err, out)
-	}
-	return bin, nil
-}
 
 // measureRSS starts `ha-webhook serve` as its own process against the test API server, waits until it is ready
 // (its caches have synced), sends each warm target's request to it for a second, and reads VmRSS and VmHWM (peak)

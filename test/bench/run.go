@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/ha-webhook/ha-webhook/internal/names"
+	"github.com/ha-webhook/ha-webhook/internal/policy"
 	"github.com/ha-webhook/ha-webhook/internal/server"
 	"github.com/ha-webhook/ha-webhook/test/testenv"
 )
@@ -81,7 +82,7 @@ func run(ctx context.Context, o options, log io.Writer) (*report, map[string]sam
 		}
 		defer os.RemoveAll(dir)
 		b.p.printf("building ha-webhook (cmd/webhook) for the memory measurement")
-		if bin, err = buildBinary(ctx, dir); err != nil {
+		if bin, err = testenv.BuildWebhook(ctx, dir, testenv.BuildRelease); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -96,7 +97,7 @@ func run(ctx context.Context, o options, log io.Writer) (*report, map[string]sam
 	for _, ns := range []string{nsMutate, nsValidate, nsValidateDeny, nsAPI} {
 		obj := namespaceObject(ns)
 		if ns == nsValidate {
-			obj.Labels[names.LabelMode] = string(names.ModeAudit)
+			obj.Labels[names.LabelMode] = string(policy.ModeAudit)
 		}
 		if err := env.Client.Create(ctx, obj); client.IgnoreAlreadyExists(err) != nil {
 			return nil, nil, err

@@ -18,10 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/zap/zapcore"
-	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-
 	"github.com/ha-webhook/ha-webhook/test/testenv"
 )
 
@@ -38,47 +34,24 @@ var (
 	webhookBin string
 	tmpDir     string
 
-	// The control plane starts on first use, so the render-only tests do not wait for it.
+	// suite starts the control plane on first use, so the render-only tests do not wait for it.
+	suite   *testenv.Suite
 	envOnce sync.Once
 	env     *testenv.Env
 	envErr  error
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	ctrl.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(zapcore.WarnLevel)))
-	var err error
-	if tmpDir, err = os.MkdirTemp("", "ha-webhook-chart-"); err != nil {
-		fmt.Fprintln(os.Stderr, "chart:", err)
-		return 1
-	}
-	defer os.RemoveAll(tmpDir)
-
-	assets, err := testenv.Assets("helm")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "chart: helm is needed (hack/testbin.sh helm builds it from the Go module proxy):", err)
-		return 1
-	}
-	helmBin = filepath.Join(assets, "helm")
-
-	webhookBin = filepath.Join(tmpDir, "ha-webhook")
-	build := exec.Command("go", "build", "-o", webhookBin, "./cmd/webhook")
-	build.Dir = testenv.RepoRoot()
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "chart: building ha-webhook from ./cmd/webhook: %v\n%s", err, out)
-		return 1
-	}
-
-	code := m.Run()
-	if env != nil {
-		if err := env.Stop(); err != nil {
-			fmt.Fprintln(os.Stderr, "chart: stopping the control plane:", err)
+	testenv.Main(m, "chart", func(s *testenv.Suite) error {
+		suite, tmpDir = s, s.Dir()
+		assets, err := testenv.Assets("helm")
+		if err != nil {
+			return fmt.Errorf("helm is needed (hack/testbin.sh helm builds it from the Go module proxy): %w", err)
 		}
-	}
-	return code
+		helmBin = filepath.Join(assets, "helm")
+		webhookBin, err = s.BuildWebhook(testenv.BuildDev)
+		return err
+	})
 }
 
 // controlPlane starts kube-apiserver and etcd once for the package, with cert-manager's CRDs installed.
@@ -86,7 +59,7 @@ func controlPlane(t *testing.T) *testenv.Env {
 	t.Helper()
 	envOnce.Do(func() {
 		start := time.Now()
-		if env, envErr = testenv.Start(); envErr != nil {
+		if env, envErr = suite.ControlPlane(); envErr != nil {
 			return
 		}
 		envErr = installCertManagerCRDs()

@@ -16,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/ha-webhook/ha-webhook/internal/names"
+	"github.com/ha-webhook/ha-webhook/internal/policy"
 	"github.com/ha-webhook/ha-webhook/internal/report"
 )
 
@@ -146,7 +147,7 @@ func (h *Harness) Stop() error {
 // Result is the outcome of one drill run.
 type Result struct {
 	Run  string
-	Mode names.Mode
+	Mode policy.Mode
 	// Injected and Pods count the opted-in pods before the upgrade, and those carrying ha-webhook.io/injected.
 	Injected, Pods int
 	Groups         []GroupResult
@@ -193,7 +194,7 @@ func (r Result) Group(name string) GroupResult {
 // RunDrill deploys a fleet in its own namespaces and node pool (named after run), reports on it, sends traffic,
 // upgrades every node and counts what failed. mode is the opted-in namespaces' ha-webhook.io/mode: enforce injects,
 // audit only warns.
-func (h *Harness) RunDrill(ctx context.Context, run string, mode names.Mode) (Result, error) {
+func (h *Harness) RunDrill(ctx context.Context, run string, mode policy.Mode) (Result, error) {
 	o := h.Options
 	c := h.Cluster.Clientset
 	res := Result{Run: run, Mode: mode}

@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/ha-webhook/ha-webhook/internal/names"
+	"github.com/ha-webhook/ha-webhook/internal/policy"
 	"github.com/ha-webhook/ha-webhook/internal/report"
 	"github.com/ha-webhook/ha-webhook/internal/validate"
 )
@@ -56,7 +57,7 @@ func TestDrill(t *testing.T) {
 	})
 	o.Logf("control plane, kwok and ha-webhook up (logs in %s)", h.Cluster.LogDir)
 
-	enforce, err := h.RunDrill(ctx, "enforce", names.ModeEnforce)
+	enforce, err := h.RunDrill(ctx, "enforce", policy.ModeEnforce)
 	if err != nil {
 		t.Fatalf("enforce run: %v", err)
 	}
@@ -66,7 +67,7 @@ func TestDrill(t *testing.T) {
 	}
 	enforce.Print(os.Stdout)
 
-	audit, err := h.RunDrill(ctx, "audit", names.ModeAudit)
+	audit, err := h.RunDrill(ctx, "audit", policy.ModeAudit)
 	if err != nil {
 		t.Fatalf("audit run: %v", err)
 	}
@@ -186,7 +187,7 @@ func optedInPods(f Fleet) int {
 	return n
 }
 
-func ruleIDs(vs []report.Violation) string {
+func ruleIDs(vs []validate.Violation) string {
 	ids := make([]string, len(vs))
 	for i, v := range vs {
 		ids[i] = v.Rule

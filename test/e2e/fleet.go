@@ -19,6 +19,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/ha-webhook/ha-webhook/internal/names"
+	"github.com/ha-webhook/ha-webhook/internal/policy"
 	"github.com/ha-webhook/ha-webhook/internal/validate"
 )
 
@@ -90,7 +91,7 @@ func (f Fleet) Namespaces() []string { return append(append([]string{}, f.OptedI
 // FleetOptions shape the fleet's objects.
 type FleetOptions struct {
 	// Mode is the opted-in namespaces' ha-webhook.io/mode label.
-	Mode names.Mode
+	Mode policy.Mode
 	// PreStopSleepSeconds is the ha-webhook.io/prestop-sleep-seconds annotation of the opted-in pod templates.
 	PreStopSleepSeconds int
 }

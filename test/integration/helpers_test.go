@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os/exec"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,11 +13,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/discovery"
-	"k8s.io/client-go/rest"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ha-webhook/ha-webhook/internal/names"
-	"github.com/ha-webhook/ha-webhook/internal/server"
+	"github.com/ha-webhook/ha-webhook/internal/policy"
 )
 
 func testContext(t *testing.T) context.Context {
@@ -49,38 +46,7 @@ func namespace(t *testing.T, labels map[string]string) string {
 func optedIn() map[string]string { return map[string]string{names.LabelEnabled: "true"} }
 
 func optedInAudit() map[string]string {
-	return map[string]string{names.LabelEnabled: "true", names.LabelMode: string(names.ModeAudit)}
-}
-
-// warningCollector records the Warning headers the API server relays from admission webhooks.
-type warningCollector struct {
-	mu       sync.Mutex
-	warnings []string
-}
-
-func (w *warningCollector) HandleWarningHeader(_ int, _ string, text string) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.warnings = append(w.warnings, text)
-}
-
-func (w *warningCollector) all() []string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return append([]string(nil), w.warnings...)
-}
-
-// warningClient is a client whose warnings land in the returned collector instead of the log.
-func warningClient(t *testing.T) (client.Client, *warningCollector) {
-	t.Helper()
-	collector := &warningCollector{}
-	cfg := rest.CopyConfig(env.Config)
-	cfg.WarningHandler = collector
-	c, err := client.New(cfg, client.Options{Scheme: server.NewScheme()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c, collector
+	return map[string]string{names.LabelEnabled: "true", names.LabelMode: string(policy.ModeAudit)}
 }
 
 // kubectl runs the control plane's kubectl as admin and returns stdout, stderr and the error.

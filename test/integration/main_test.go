@@ -5,12 +5,7 @@ package integration
 import (
 	"context"
 	"fmt"
-	"os"
 	"testing"
-
-	"go.uber.org/zap/zapcore"
-	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/ha-webhook/ha-webhook/test/testenv"
 )
@@ -19,40 +14,28 @@ import (
 var env *testenv.Env
 
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	ctrl.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(zapcore.WarnLevel)))
-	var err error
-	env, err = testenv.Start()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "integration: ", err)
-		return 1
-	}
-	defer env.Stop()
-
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	cfg, err := env.ServerConfig()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "integration: ", err)
-		return 1
-	}
-	done, err := env.RunServer(ctx, cfg)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "integration: starting ha-webhook: ", err)
-		return 1
-	}
-	if err := env.Register(ctx, env.WebhookOptions()); err != nil {
-		fmt.Fprintln(os.Stderr, "integration: ", err)
-		return 1
-	}
-	code := m.Run()
-	cancel()
-	if err := <-done; err != nil {
-		fmt.Fprintln(os.Stderr, "integration: server stopped with error: ", err)
-		return 1
-	}
-	return code
+	testenv.Main(m, "integration", func(s *testenv.Suite) error {
+		var err error
+		if env, err = s.ControlPlane(); err != nil {
+			return err
+		}
+		cfg, err := env.ServerConfig()
+		if err != nil {
+			return err
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done, err := env.RunServer(ctx, cfg)
+		if err != nil {
+			cancel()
+			return fmt.Errorf("starting ha-webhook: %w", err)
+		}
+		s.Cleanup(func() error {
+			cancel()
+			if err := <-done; err != nil {
+				return fmt.Errorf("server stopped with error: %w", err)
+			}
+			return nil
+		})
+		return env.Register(ctx, env.WebhookOptions())
+	})
 }

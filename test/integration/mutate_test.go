@@ -97,7 +97,7 @@ func TestPodsLeftAlone(t *testing.T) {
 
 func TestAuditNamespaceWarnsAndPatchesNothing(t *testing.T) {
 	ns := namespace(t, optedInAudit())
-	c, warnings := warningClient(t)
+	c, warnings := env.WarningClient(t)
 	got := stored(t, c, servingPod(ns, "web"))
 	if got.Spec.Containers[0].ReadinessProbe != nil || got.Spec.Containers[0].Lifecycle != nil || got.Annotations[names.AnnotationInjected] != "" {
 		t.Errorf("audit mode patched the pod: %+v", got.Spec.Containers[0])
@@ -107,7 +107,7 @@ func TestAuditNamespaceWarnsAndPatchesNothing(t *testing.T) {
 		`ha-webhook audit: would inject preStop into container "app"`,
 		`ha-webhook audit: would set terminationGracePeriodSeconds to 45`,
 	}
-	if diff := cmp.Diff(want, warnings.all()); diff != "" {
+	if diff := cmp.Diff(want, warnings.All()); diff != "" {
 		t.Errorf("client-go warnings (-want +got):\n%s", diff)
 	}
 

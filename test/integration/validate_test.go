@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ha-webhook/ha-webhook/internal/names"
+	"github.com/ha-webhook/ha-webhook/internal/policy"
 )
 
 func deployment(ns, name string, replicas *int32) *appsv1.Deployment {
@@ -155,11 +156,11 @@ func TestRatchetingAllowsImageRollbackOfNonCompliantDeployment(t *testing.T) {
 	// The Deployment exists from before enforcement: created while its namespace was in audit mode.
 	ns := namespace(t, optedInAudit())
 	ctx := testContext(t)
-	c, warnings := warningClient(t)
+	c, warnings := env.WarningClient(t)
 	if err := c.Create(ctx, deployment(ns, "legacy", ptr.To[int32](1))); err != nil {
 		t.Fatalf("audit mode denied: %v", err)
 	}
-	if w := strings.Join(warnings.all(), "\n"); !strings.Contains(w, "ha-webhook audit: min-replicas:") || !strings.Contains(w, "ha-webhook audit: pdb-missing:") {
+	if w := strings.Join(warnings.All(), "\n"); !strings.Contains(w, "ha-webhook audit: min-replicas:") || !strings.Contains(w, "ha-webhook audit: pdb-missing:") {
 		t.Errorf("audit warnings missing:\n%s", w)
 	}
 
@@ -167,7 +168,7 @@ func TestRatchetingAllowsImageRollbackOfNonCompliantDeployment(t *testing.T) {
 	if err := env.Client.Get(ctx, client.ObjectKey{Name: ns}, nsObj); err != nil {
 		t.Fatal(err)
 	}
-	nsObj.Labels[names.LabelMode] = string(names.ModeEnforce)
+	nsObj.Labels[names.LabelMode] = string(policy.ModeEnforce)
 	if err := env.Client.Update(ctx, nsObj); err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +182,7 @@ func TestRatchetingAllowsImageRollbackOfNonCompliantDeployment(t *testing.T) {
 		return nil
 	})
 	// ...but an image change on the pre-existing Deployment passes with warnings.
-	before := len(warnings.all())
+	before := len(warnings.All())
 	d := &appsv1.Deployment{}
 	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "legacy"}, d); err != nil {
 		t.Fatal(err)
@@ -190,7 +191,7 @@ func TestRatchetingAllowsImageRollbackOfNonCompliantDeployment(t *testing.T) {
 	if err := c.Update(ctx, d); err != nil {
 		t.Fatalf("image rollback denied: %v", err)
 	}
-	w := strings.Join(warnings.all()[before:], "\n")
+	w := strings.Join(warnings.All()[before:], "\n")
 	for _, want := range []string{"ha-webhook pre-existing: min-replicas:", "ha-webhook pre-existing: pdb-missing:"} {
 		if !strings.Contains(w, want) {
 			t.Errorf("warnings lack %q:\n%s", want, w)

@@ -6,104 +6,21 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"testing"
-	"text/template"
 	"unicode/utf8"
 
 	admissionv1 "k8s.io/api/admission/v1"
 
 	"github.com/ha-webhook/ha-webhook/internal/names"
+	"github.com/ha-webhook/ha-webhook/test/testenv/hostile"
 )
 
 // maxSleep is --max-prestop-sleep's default: no injected sleep may exceed it, whatever a pod asks for.
 const maxSleep = 120
-
-// hostileCase is one file of testdata/hostile: "key: value" header lines (description, path, content-type, expect,
-// template, check), a "---" line, then the body byte for byte (it may be invalid JSON or UTF-8 on purpose).
-// With "template: true" the body and content-type are Go templates, for inputs too large to commit:
-// {{repeat "x" 10240}}, {{nest 20000}} (nested JSON arrays), {{containers 500}} (a JSON array of serving containers).
-type hostileCase struct {
-	file, description, path, contentType, expect, check string
-	body                                                []byte
-}
-
-func loadHostileCorpus(t *testing.T) []hostileCase {
-	t.Helper()
-	files, err := filepath.Glob(filepath.Join("testdata", "hostile", "*.txt"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no hostile corpus in testdata/hostile (%v)", err)
-	}
-	funcs := template.FuncMap{
-		"repeat": strings.Repeat,
-		"nest":   func(n int) string { return strings.Repeat("[", n) + strings.Repeat("]", n) },
-		"containers": func(n int) string {
-			cs := make([]string, n)
-			for i := range cs {
-				cs[i] = fmt.Sprintf(`{"name":"c%d","image":"registry.example/web:1","ports":[{"containerPort":%d}]}`, i, 1024+i)
-			}
-			return "[" + strings.Join(cs, ",") + "]"
-		},
-	}
-	expand := func(file, s string) string {
-		tmpl, err := template.New(file).Funcs(funcs).Parse(s)
-		if err != nil {
-			t.Fatalf("%s: %v", file, err)
-		}
-		var b strings.Builder
-		if err := tmpl.Execute(&b, nil); err != nil {
-			t.Fatalf("%s: %v", file, err)
-		}
-		return b.String()
-	}
-	var out []hostileCase
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		header, body, ok := bytes.Cut(data, []byte("\n---\n"))
-		if !ok {
-			t.Fatalf("%s: no --- line", f)
-		}
-		c := hostileCase{file: filepath.Base(f), body: body}
-		templ := false
-		for _, line := range strings.Split(string(header), "\n") {
-			k, v, _ := strings.Cut(line, ":")
-			v = strings.TrimSpace(v)
-			switch k {
-			case "description":
-				c.description = v
-			case "path":
-				c.path = v
-			case "content-type":
-				c.contentType = v
-			case "expect":
-				c.expect = v
-			case "check":
-				c.check = v
-			case "template":
-				templ = v == "true"
-			default:
-				t.Fatalf("%s: unknown header %q", f, k)
-			}
-		}
-		if c.path == "" || c.expect == "" {
-			t.Fatalf("%s: path and expect are required", f)
-		}
-		if templ {
-			c.body = []byte(expand(c.file, string(c.body)))
-			c.contentType = expand(c.file, c.contentType)
-		}
-		out = append(out, c)
-	}
-	return out
-}
 
 // TestHostileInput sends the committed corpus of bad requests to a real `serve` process (--prestop-mode=exec, so
 // that any command an annotation could smuggle would show, and --allow-exemptions=false). Each gets a well-formed
@@ -111,7 +28,7 @@ func loadHostileCorpus(t *testing.T) []hostileCase {
 // touches anything the mutation does not own or runs anything but `sleep N` (N <= the cap). Afterwards the process
 // is healthy, answers a valid request, and neither its panic metric nor its log shows a panic.
 func TestHostileInput(t *testing.T) {
-	corpus := loadHostileCorpus(t)
+	corpus := hostile.Load(t, hostile.Dir())
 	if len(corpus) < 30 {
 		t.Fatalf("the corpus has %d cases, want at least 30", len(corpus))
 	}
@@ -119,18 +36,18 @@ func TestHostileInput(t *testing.T) {
 	client := keepAliveClient(tlsConfig(t, p.caPEM), 4)
 	counts := map[string]int{}
 	for _, c := range corpus {
-		t.Run(strings.TrimSuffix(c.file, ".txt"), func(t *testing.T) {
-			counts[c.expect]++
-			req, err := http.NewRequest(http.MethodPost, p.webhookURL(c.path), bytes.NewReader(c.body))
+		t.Run(strings.TrimSuffix(c.File, ".txt"), func(t *testing.T) {
+			counts[c.Expect]++
+			req, err := http.NewRequest(http.MethodPost, p.webhookURL(c.Path), bytes.NewReader(c.Body))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if c.contentType != "" {
-				req.Header.Set("Content-Type", c.contentType)
+			if c.ContentType != "" {
+				req.Header.Set("Content-Type", c.ContentType)
 			}
 			resp, err := client.Do(req)
 			if err != nil {
-				t.Fatalf("%s: %v", c.description, err)
+				t.Fatalf("%s: %v", c.Description, err)
 			}
 			defer resp.Body.Close()
 			raw, err := io.ReadAll(resp.Body)
@@ -173,29 +90,29 @@ var (
 	wholeNumber    = regexp.MustCompile(`^[0-9]+$`)
 )
 
-func checkHostileAnswer(t *testing.T, c hostileCase, status int, raw []byte) {
+func checkHostileAnswer(t *testing.T, c hostile.Case, status int, raw []byte) {
 	t.Helper()
-	kind, want, _ := strings.Cut(c.expect, " ")
+	kind, want, _ := strings.Cut(c.Expect, " ")
 	if kind == "http" {
 		if strconv.Itoa(status) != want {
-			t.Fatalf("%s: HTTP %d, want %s: %.300s", c.description, status, want, raw)
+			t.Fatalf("%s: HTTP %d, want %s: %.300s", c.Description, status, want, raw)
 		}
 		if len(raw) > 8192+64 {
-			t.Errorf("%s: HTTP %d with %d bytes", c.description, status, len(raw))
+			t.Errorf("%s: HTTP %d with %d bytes", c.Description, status, len(raw))
 		}
 		for _, s := range longStrings(c) {
 			if strings.Contains(string(raw), s) {
-				t.Errorf("%s: the answer echoes a %d-byte input whole", c.description, len(s))
+				t.Errorf("%s: the answer echoes a %d-byte input whole", c.Description, len(s))
 			}
 		}
 		return
 	}
 	if status != http.StatusOK {
-		t.Fatalf("%s: HTTP %d, want 200 with an AdmissionReview: %.300s", c.description, status, raw)
+		t.Fatalf("%s: HTTP %d, want 200 with an AdmissionReview: %.300s", c.Description, status, raw)
 	}
 	var review admissionv1.AdmissionReview
 	if err := json.Unmarshal(raw, &review); err != nil || review.Response == nil {
-		t.Fatalf("%s: not an AdmissionReview with a response (%v): %.300s", c.description, err, raw)
+		t.Fatalf("%s: not an AdmissionReview with a response (%v): %.300s", c.Description, err, raw)
 	}
 	r := review.Response
 	var code int32
@@ -206,21 +123,21 @@ func checkHostileAnswer(t *testing.T, c hostileCase, status int, raw []byte) {
 	switch kind {
 	case "allowed":
 		if !r.Allowed {
-			t.Errorf("%s: refused (%d %s), want allowed", c.description, code, message)
+			t.Errorf("%s: refused (%d %s), want allowed", c.Description, code, message)
 		}
 	case "denied":
 		if r.Allowed || code != http.StatusForbidden {
-			t.Errorf("%s: allowed=%v code %d, want a 403 denial: %.300s", c.description, r.Allowed, code, message)
+			t.Errorf("%s: allowed=%v code %d, want a 403 denial: %.300s", c.Description, r.Allowed, code, message)
 		}
 	case "errored":
 		if r.Allowed || strconv.Itoa(int(code)) != want {
-			t.Errorf("%s: allowed=%v code %d, want an error %s: %.300s", c.description, r.Allowed, code, want, message)
+			t.Errorf("%s: allowed=%v code %d, want an error %s: %.300s", c.Description, r.Allowed, code, want, message)
 		}
 	default:
-		t.Fatalf("%s: unknown expectation %q", c.file, c.expect)
+		t.Fatalf("%s: unknown expectation %q", c.File, c.Expect)
 	}
-	if (kind == "allowed" || kind == "denied") && !strings.Contains(string(c.body), `"uid":"`+string(r.UID)+`"`) {
-		t.Errorf("%s: answer for uid %q, not the request's", c.description, r.UID)
+	if (kind == "allowed" || kind == "denied") && !strings.Contains(string(c.Body), `"uid":"`+string(r.UID)+`"`) {
+		t.Errorf("%s: answer for uid %q, not the request's", c.Description, r.UID)
 	}
 
 	// Nothing long from the request comes back whole, and texts are bounded.
@@ -228,16 +145,16 @@ func checkHostileAnswer(t *testing.T, c hostileCase, status int, raw []byte) {
 		for what, text := range map[string]string{"the answer": string(raw), "the message": message,
 			"a warning": strings.Join(r.Warnings, "\n"), "an audit annotation": fmt.Sprint(r.AuditAnnotations)} {
 			if strings.Contains(text, s) {
-				t.Errorf("%s: %s echoes a %d-byte input whole", c.description, what, len(s))
+				t.Errorf("%s: %s echoes a %d-byte input whole", c.Description, what, len(s))
 			}
 		}
 	}
 	if len(r.Warnings) > 20 {
-		t.Errorf("%s: %d warnings", c.description, len(r.Warnings))
+		t.Errorf("%s: %d warnings", c.Description, len(r.Warnings))
 	}
 	for _, w := range r.Warnings {
 		if utf8.RuneCountInString(w) > 120 {
-			t.Errorf("%s: warning of %d characters: %.200q", c.description, utf8.RuneCountInString(w), w)
+			t.Errorf("%s: warning of %d characters: %.200q", c.Description, utf8.RuneCountInString(w), w)
 		}
 	}
 	checkPatch(t, c, r)
@@ -245,7 +162,7 @@ func checkHostileAnswer(t *testing.T, c hostileCase, status int, raw []byte) {
 
 // checkPatch: only add/replace of fields the mutation owns; every command is `sleep N` with N within the cap; and
 // the case's own checks (sleep=N, probe=tcpSocket).
-func checkPatch(t *testing.T, c hostileCase, r *admissionv1.AdmissionResponse) {
+func checkPatch(t *testing.T, c hostile.Case, r *admissionv1.AdmissionResponse) {
 	t.Helper()
 	var ops []struct {
 		Op    string          `json:"op"`
@@ -254,17 +171,17 @@ func checkPatch(t *testing.T, c hostileCase, r *admissionv1.AdmissionResponse) {
 	}
 	if len(r.Patch) > 0 {
 		if err := json.Unmarshal(r.Patch, &ops); err != nil {
-			t.Fatalf("%s: patch is not a JSON patch: %v", c.description, err)
+			t.Fatalf("%s: patch is not a JSON patch: %v", c.Description, err)
 		}
 	}
 	var sleeps []string
 	probes := map[string]int{}
 	for _, op := range ops {
 		if op.Op != "add" && op.Op != "replace" {
-			t.Errorf("%s: patch %s %s: only add and replace are allowed", c.description, op.Op, op.Path)
+			t.Errorf("%s: patch %s %s: only add and replace are allowed", c.Description, op.Op, op.Path)
 		}
 		if !ownedPatchPath.MatchString(op.Path) {
-			t.Errorf("%s: patch touches %s, which the mutation does not own", c.description, op.Path)
+			t.Errorf("%s: patch touches %s, which the mutation does not own", c.Description, op.Path)
 		}
 		if strings.HasSuffix(op.Path, "/readinessProbe") {
 			var probe map[string]any
@@ -277,34 +194,34 @@ func checkPatch(t *testing.T, c hostileCase, r *admissionv1.AdmissionResponse) {
 		}
 		var v any
 		if err := json.Unmarshal(op.Value, &v); err != nil {
-			t.Fatalf("%s: patch value of %s: %v", c.description, op.Path, err)
+			t.Fatalf("%s: patch value of %s: %v", c.Description, op.Path, err)
 		}
 		for _, cmd := range execCommands(v) {
 			if len(cmd) != 2 || cmd[0] != "sleep" || !wholeNumber.MatchString(cmd[1]) {
-				t.Errorf("%s: patch %s injects the command %q, want [sleep N]", c.description, op.Path, cmd)
+				t.Errorf("%s: patch %s injects the command %q, want [sleep N]", c.Description, op.Path, cmd)
 				continue
 			}
 			if n, err := strconv.Atoi(cmd[1]); err != nil || n < 1 || n > maxSleep {
-				t.Errorf("%s: patch %s injects sleep %s, outside 1..%d", c.description, op.Path, cmd[1], maxSleep)
+				t.Errorf("%s: patch %s injects sleep %s, outside 1..%d", c.Description, op.Path, cmd[1], maxSleep)
 			}
 			sleeps = append(sleeps, cmd[1])
 		}
 	}
-	if c.check == "" {
+	if c.Check == "" {
 		return
 	}
-	k, v, _ := strings.Cut(c.check, "=")
+	k, v, _ := strings.Cut(c.Check, "=")
 	switch k {
 	case "sleep":
 		if len(sleeps) == 0 || sleeps[0] != v {
-			t.Errorf("%s: injected sleeps %v, want %s", c.description, sleeps, v)
+			t.Errorf("%s: injected sleeps %v, want %s", c.Description, sleeps, v)
 		}
 	case "probe":
 		if probes[v] == 0 || len(probes) != 1 {
-			t.Errorf("%s: injected probes %v, want only %s", c.description, probes, v)
+			t.Errorf("%s: injected probes %v, want only %s", c.Description, probes, v)
 		}
 	default:
-		t.Fatalf("%s: unknown check %q", c.file, c.check)
+		t.Fatalf("%s: unknown check %q", c.File, c.Check)
 	}
 }
 
@@ -334,16 +251,16 @@ func execCommands(v any) [][]string {
 
 // longStrings are the request's strings (JSON keys and values, and the Content-Type) of 1 KB or more, except the
 // oversized body itself.
-func longStrings(c hostileCase) []string {
+func longStrings(c hostile.Case) []string {
 	var out []string
-	if len(c.contentType) >= 1024 {
-		out = append(out, c.contentType)
+	if len(c.ContentType) >= 1024 {
+		out = append(out, c.ContentType)
 	}
-	if len(c.body) > 1<<20 {
+	if len(c.Body) > 1<<20 {
 		return out
 	}
 	var v any
-	if json.Unmarshal(c.body, &v) != nil {
+	if json.Unmarshal(c.Body, &v) != nil {
 		return out
 	}
 	var walk func(any)

@@ -8,15 +8,7 @@
 package reliability
 
 import (
-	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
-
-	"go.uber.org/zap/zapcore"
-	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/ha-webhook/ha-webhook/test/testenv"
 )
@@ -24,37 +16,21 @@ import (
 var (
 	// env is the control plane every `serve` process connects to (its caches) and the failure-mode tests go through.
 	env *testenv.Env
-	// webhookBin is ha-webhook built from this checkout.
+	// webhookBin is ha-webhook built from this checkout (with -race under `go test -race`).
 	webhookBin string
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	ctrl.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(zapcore.WarnLevel)))
-	tmp, err := os.MkdirTemp("", "ha-webhook-reliability-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "reliability:", err)
-		return 1
-	}
-	defer os.RemoveAll(tmp)
-	webhookBin = filepath.Join(tmp, "ha-webhook")
-	args := []string{"build", "-o", webhookBin}
-	if raceEnabled {
-		args = append(args, "-race")
-	}
-	build := exec.Command("go", append(args, "./cmd/webhook")...)
-	build.Dir = testenv.RepoRoot()
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "reliability: building ha-webhook from ./cmd/webhook: %v\n%s", err, out)
-		return 1
-	}
-	if env, err = testenv.Start(); err != nil {
-		fmt.Fprintln(os.Stderr, "reliability:", err)
-		return 1
-	}
-	defer env.Stop()
-	return m.Run()
+	testenv.Main(m, "reliability", func(s *testenv.Suite) error {
+		build := testenv.BuildDev
+		if raceEnabled {
+			build = testenv.BuildRace
+		}
+		var err error
+		if webhookBin, err = s.BuildWebhook(build); err != nil {
+			return err
+		}
+		env, err = s.ControlPlane()
+		return err
+	})
 }

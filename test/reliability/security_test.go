@@ -11,18 +11,14 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/client-go/rest"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ha-webhook/ha-webhook/internal/names"
-	"github.com/ha-webhook/ha-webhook/internal/server"
 )
 
 // TestTransportSecurity: the webhook port speaks TLS 1.2+ only, negotiates HTTP/1.1 unless --enable-http2, never
@@ -177,7 +173,7 @@ func TestOverridesAndExemptionsThroughAPIServer(t *testing.T) {
 	register(t, reg)
 	ns := scenarioNamespace(t, reg.name)
 	mutatedByWebhook(t, ns)
-	c, warnings := warningClient(t)
+	c, warnings := env.WarningClient(t)
 	ctx := context.Background()
 	long := strings.Repeat("9", 10240)
 	var figures []string
@@ -197,7 +193,7 @@ func TestOverridesAndExemptionsThroughAPIServer(t *testing.T) {
 	} {
 		pod := servingPod(ns, tc.name)
 		pod.Annotations = map[string]string{tc.annotation: tc.value}
-		warnings.reset()
+		warnings.Reset()
 		if err := c.Create(ctx, pod); err != nil {
 			t.Errorf("%s: %v", tc.name, err)
 			continue
@@ -216,7 +212,7 @@ func TestOverridesAndExemptionsThroughAPIServer(t *testing.T) {
 		if ctr.ReadinessProbe == nil || ctr.ReadinessProbe.TCPSocket == nil || ctr.ReadinessProbe.HTTPGet != nil {
 			t.Errorf("%s: readiness probe %+v, want %s", tc.name, ctr.ReadinessProbe, tc.wantProbe)
 		}
-		ws := warnings.all()
+		ws := warnings.All()
 		if len(ws) == 0 {
 			t.Errorf("%s: no warning about the rejected override", tc.name)
 		}
@@ -233,17 +229,17 @@ func TestOverridesAndExemptionsThroughAPIServer(t *testing.T) {
 	for _, reason := range []string{"incident INC-42: single replica until Monday", strings.Repeat("r", 10240)} {
 		d := lonelyDeployment(ns, fmt.Sprintf("exempt-%d", len(reason)))
 		d.Annotations = map[string]string{names.AnnotationExempt: reason}
-		warnings.reset()
+		warnings.Reset()
 		err := c.Create(ctx, d)
 		if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "min-replicas") {
 			t.Errorf("exempt Deployment with --allow-exemptions=false: %v, want a min-replicas denial", err)
 			continue
 		}
-		if len(reason) > 1000 && (strings.Contains(err.Error(), reason) || strings.Contains(strings.Join(warnings.all(), "\n"), reason)) {
+		if len(reason) > 1000 && (strings.Contains(err.Error(), reason) || strings.Contains(strings.Join(warnings.All(), "\n"), reason)) {
 			t.Errorf("the 10 KB exemption reason is echoed")
 		}
-		if !slices.ContainsFunc(warnings.all(), func(w string) bool { return strings.Contains(w, "exemptions are disabled") }) {
-			t.Logf("no warning saying exemptions are disabled (wording may differ): %q", warnings.all())
+		if !slices.ContainsFunc(warnings.All(), func(w string) bool { return strings.Contains(w, "exemptions are disabled") }) {
+			t.Logf("no warning saying exemptions are disabled (wording may differ): %q", warnings.All())
 		}
 		figures = append(figures, fmt.Sprintf("exempt reason of %d bytes with --allow-exemptions=false → denied (%d-byte message)", len(reason), len(err.Error())))
 	}
@@ -255,40 +251,4 @@ func first(s []string) string {
 		return ""
 	}
 	return s[0]
-}
-
-// warningCollector records the Warning headers the API server relays from admission webhooks.
-type warningCollector struct {
-	mu       sync.Mutex
-	warnings []string
-}
-
-func (w *warningCollector) HandleWarningHeader(_ int, _ string, text string) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.warnings = append(w.warnings, text)
-}
-
-func (w *warningCollector) all() []string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return append([]string(nil), w.warnings...)
-}
-
-func (w *warningCollector) reset() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.warnings = nil
-}
-
-func warningClient(t *testing.T) (client.Client, *warningCollector) {
-	t.Helper()
-	collector := &warningCollector{}
-	cfg := rest.CopyConfig(env.Config)
-	cfg.WarningHandler = collector
-	c, err := client.New(cfg, client.Options{Scheme: server.NewScheme()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c, collector
 }
