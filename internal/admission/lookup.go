@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
@@ -14,13 +15,13 @@ import (
 	"github.com/ha-webhook/ha-webhook/internal/validate"
 )
 
-// CachedCluster reads a namespace's PDBs and HPAs from an informer-backed reader. controller-runtime's cache
+// CachedCluster reads a namespace's PDBs, HPAs, Deployments and StatefulSets from an informer-backed reader. controller-runtime's cache
 // indexes objects by namespace, so a lookup costs the namespace's objects, not the cluster's.
 type CachedCluster struct {
 	Reader client.Reader
 }
 
-// Cluster lists the namespace's PDBs and HPAs. A cache that has not synced yields an error (the caller fails the
+// Cluster lists the namespace's PDBs, HPAs and workloads. A cache that has not synced yields an error (the caller fails the
 // request per failurePolicy), never an empty list that would look like "no PDB".
 //
 // The lists are not deep-copied out of the cache: the items share their maps, slices and pointers with the
@@ -35,9 +36,24 @@ func (c CachedCluster) Cluster(ctx context.Context, namespace string) (validate.
 	if err := c.Reader.List(ctx, &hpas, client.InNamespace(namespace), client.UnsafeDisableDeepCopy); err != nil {
 		return validate.Cluster{}, fmt.Errorf("listing HorizontalPodAutoscalers in %s: %w", namespace, err)
 	}
+	var deployments appsv1.DeploymentList
+	if err := c.Reader.List(ctx, &deployments, client.InNamespace(namespace), client.UnsafeDisableDeepCopy); err != nil {
+		return validate.Cluster{}, fmt.Errorf("listing Deployments in %s: %w", namespace, err)
+	}
+	var statefulSets appsv1.StatefulSetList
+	if err := c.Reader.List(ctx, &statefulSets, client.InNamespace(namespace), client.UnsafeDisableDeepCopy); err != nil {
+		return validate.Cluster{}, fmt.Errorf("listing StatefulSets in %s: %w", namespace, err)
+	}
 	out := validate.Cluster{
-		PDBs: make([]*policyv1.PodDisruptionBudget, len(pdbs.Items)),
-		HPAs: make([]*autoscalingv2.HorizontalPodAutoscaler, len(hpas.Items)),
+		PDBs:      make([]*policyv1.PodDisruptionBudget, len(pdbs.Items)),
+		HPAs:      make([]*autoscalingv2.HorizontalPodAutoscaler, len(hpas.Items)),
+		Workloads: make([]validate.Workload, 0, len(deployments.Items)+len(statefulSets.Items)),
+	}
+	for i := range deployments.Items {
+		out.Workloads = append(out.Workloads, validate.DeploymentWorkload(&deployments.Items[i]))
+	}
+	for i := range statefulSets.Items {
+		out.Workloads = append(out.Workloads, validate.StatefulSetWorkload(&statefulSets.Items[i]))
 	}
 	for i := range pdbs.Items {
 		out.PDBs[i] = &pdbs.Items[i]
@@ -70,4 +86,17 @@ func NamespaceModes(cached, live client.Reader, global policy.Mode) ModeLookup {
 		}
 		return policy.ModeFor(global, ns.Labels), nil
 	}
+}
+
+// Workload reads one Deployment or StatefulSet (kind is validate.KindDeployment or KindStatefulSet).
+func (c CachedCluster) Workload(ctx context.Context, kind, namespace, name string) (validate.Workload, error) {
+	key := client.ObjectKey{Namespace: namespace, Name: name}
+	if kind == validate.KindStatefulSet {
+		s := &appsv1.StatefulSet{}
+		err := c.Reader.Get(ctx, key, s)
+		return validate.StatefulSetWorkload(s), err
+	}
+	d := &appsv1.Deployment{}
+	err := c.Reader.Get(ctx, key, d)
+	return validate.DeploymentWorkload(d), err
 }

@@ -3,7 +3,6 @@ package admission
 import (
 	"strings"
 
-	appsv1 "k8s.io/api/apps/v1"
 	cradmission "sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/ha-webhook/ha-webhook/internal/policy"
@@ -11,7 +10,7 @@ import (
 )
 
 // respond turns a verdict into the admission response for mode, and records it.
-func respond(d *appsv1.Deployment, v validate.Verdict, mode policy.Mode, rec ViolationRecorder) cradmission.Response {
+func respond(w validate.Workload, v validate.Verdict, mode policy.Mode, rec ViolationRecorder) cradmission.Response {
 	for _, x := range v.Violations {
 		rec.Violation(x.Rule, mode)
 	}
@@ -29,7 +28,7 @@ func respond(d *appsv1.Deployment, v validate.Verdict, mode policy.Mode, rec Vio
 	}
 	var resp cradmission.Response
 	if v.Denied() && mode == policy.ModeEnforce {
-		resp = cradmission.Denied(validate.Message(d, v.Violations))
+		resp = cradmission.Denied(validate.Message(w, v.Violations))
 	} else {
 		resp = cradmission.Allowed("")
 	}

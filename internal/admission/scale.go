@@ -2,34 +2,37 @@ package admission
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	admissionv1 "k8s.io/api/admission/v1"
-	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	cradmission "sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/ha-webhook/ha-webhook/internal/validate"
 )
 
 var scaleKind = autoscalingv1.SchemeGroupVersion.WithKind("Scale")
 
-// DeploymentGetter reads the Deployment behind a scale request.
-type DeploymentGetter func(ctx context.Context, namespace, name string) (*appsv1.Deployment, error)
+// WorkloadGetter reads the workload behind a scale request: kind is validate.KindDeployment or KindStatefulSet.
+type WorkloadGetter func(ctx context.Context, kind, namespace, name string) (validate.Workload, error)
 
-// ScaleHandler checks UPDATEs of deployments/scale (kubectl scale, HPA): the same rules as an update of the
-// Deployment's replicas, so `kubectl scale --replicas=1` cannot bypass min-replicas.
+// ScaleHandler checks UPDATEs of deployments/scale and statefulsets/scale (kubectl scale, HPA): the same rules as an
+// update of the workload's replicas, so `kubectl scale --replicas=1` cannot bypass min-replicas.
 type ScaleHandler struct {
-	Deployments *DeploymentHandler
-	Get         DeploymentGetter
+	Workloads *WorkloadHandler
+	Get       WorkloadGetter
 }
 
 func (h *ScaleHandler) Handle(ctx context.Context, req cradmission.Request) cradmission.Response {
 	if req.Operation != admissionv1.Update {
 		return cradmission.Allowed("")
 	}
-	if req.Kind.Kind != "Scale" || req.SubResource != "scale" {
-		return cradmission.Errored(http.StatusBadRequest, fmt.Errorf("expected a deployments/scale request, got %s %s", req.Kind.String(), req.SubResource))
+	kind, ok := scaledKinds[req.Resource.Resource]
+	if req.Kind.Kind != "Scale" || req.SubResource != "scale" || !ok {
+		return cradmission.Errored(http.StatusBadRequest, fmt.Errorf("expected a deployments/scale request or a statefulsets/scale request, got %s %s %s",
+			req.Kind.String(), req.Resource.Resource, req.SubResource))
 	}
 	scale, oldScale := &autoscalingv1.Scale{}, &autoscalingv1.Scale{}
 	if err := decode(req.Object.Raw, scale, scaleKind); err != nil {
@@ -38,15 +41,14 @@ func (h *ScaleHandler) Handle(ctx context.Context, req cradmission.Request) crad
 	if err := decode(req.OldObject.Raw, oldScale, scaleKind); err != nil {
 		return cradmission.Errored(http.StatusBadRequest, err)
 	}
-	current, err := h.Get(ctx, req.Namespace, req.Name)
-	if err == nil && current == nil {
-		err = errors.New("not found")
-	}
+	current, err := h.Get(ctx, kind, req.Namespace, req.Name)
 	if err != nil {
-		return cradmission.Errored(http.StatusServiceUnavailable, fmt.Errorf("reading deployment %s/%s: %w", req.Namespace, req.Name, err))
+		return cradmission.Errored(http.StatusServiceUnavailable, fmt.Errorf("reading %s %s/%s: %w", strings.ToLower(kind), req.Namespace, req.Name, err))
 	}
-	old, d := current.DeepCopy(), current.DeepCopy()
-	old.Spec.Replicas = &oldScale.Spec.Replicas
-	d.Spec.Replicas = &scale.Spec.Replicas
-	return h.Deployments.check(ctx, req.Namespace, old, d)
+	old, w := current, current
+	old.Replicas, w.Replicas = &oldScale.Spec.Replicas, &scale.Spec.Replicas
+	return h.Workloads.check(ctx, req.Namespace, &old, w)
 }
+
+// scaledKinds are the workload kinds by the resource whose scale subresource is checked.
+var scaledKinds = map[string]string{"deployments": validate.KindDeployment, "statefulsets": validate.KindStatefulSet}

@@ -31,14 +31,22 @@ const AnnotationMirrorPod = "kubernetes.io/config.mirror"
 
 // Webhook paths, following controller-runtime's generated convention.
 const (
-	PathMutatePod          = "/mutate--v1-pod"
-	PathValidateDeployment = "/validate-apps-v1-deployment"
-	PathValidateScale      = "/validate-apps-v1-deployment-scale"
+	PathMutatePod                = "/mutate--v1-pod"
+	PathValidateDeployment       = "/validate-apps-v1-deployment"
+	PathValidateScale            = "/validate-apps-v1-deployment-scale"
+	PathValidateStatefulSet      = "/validate-apps-v1-statefulset"
+	PathValidateStatefulSetScale = "/validate-apps-v1-statefulset-scale"
+	PathValidatePDB              = "/validate-policy-v1-poddisruptionbudget"
+	PathValidateHPA              = "/validate-autoscaling-v2-horizontalpodautoscaler"
 )
 
 // Webhook names as they appear in the webhook configurations.
 const (
-	WebhookMutatePod          = "pods.ha-webhook.io"
-	WebhookValidateDeployment = "deployments.ha-webhook.io"
-	WebhookValidateScale      = "deployments-scale.ha-webhook.io"
+	WebhookMutatePod                = "pods.ha-webhook.io"
+	WebhookValidateDeployment       = "deployments.ha-webhook.io"
+	WebhookValidateScale            = "deployments-scale.ha-webhook.io"
+	WebhookValidateStatefulSet      = "statefulsets.ha-webhook.io"
+	WebhookValidateStatefulSetScale = "statefulsets-scale.ha-webhook.io"
+	WebhookValidatePDB              = "poddisruptionbudgets.ha-webhook.io"
+	WebhookValidateHPA              = "horizontalpodautoscalers.ha-webhook.io"
 )

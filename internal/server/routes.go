@@ -17,18 +17,24 @@ type webhookDeps struct {
 	cluster admission.ClusterLookup
 	// liveCluster confirms a denial against the API server (nil: trust the cache).
 	liveCluster admission.ClusterLookup
-	deployments admission.DeploymentGetter
+	workloads   admission.WorkloadGetter
 	metrics     *metrics.Metrics
 }
 
 // webhooks builds the handler served at each webhook path. New registers exactly these (wrapped by serveHTTP), so
 // the fuzz test exercises the same HTTP entry points the API server calls.
 func webhooks(cfg Config, d webhookDeps) map[string]*cradmission.Webhook {
-	deployments := admission.NewDeploymentHandler(cfg.Rules, d.modes, d.cluster, d.metrics)
-	deployments.Confirm = d.liveCluster
+	workloads := admission.NewWorkloadHandler(cfg.Rules, d.modes, d.cluster, d.metrics)
+	workloads.Confirm = d.liveCluster
+	scale := &admission.ScaleHandler{Workloads: workloads, Get: d.workloads}
+	writes := &admission.WriteHandler{Options: cfg.Rules, Mode: d.modes, Lookup: d.cluster, Confirm: d.liveCluster, Metrics: d.metrics}
 	return map[string]*cradmission.Webhook{
-		names.PathMutatePod:          {Handler: admission.NewPodHandler(d.options, d.modes, d.metrics)},
-		names.PathValidateDeployment: {Handler: deployments},
-		names.PathValidateScale:      {Handler: &admission.ScaleHandler{Deployments: deployments, Get: d.deployments}},
+		names.PathMutatePod:                {Handler: admission.NewPodHandler(d.options, d.modes, d.metrics)},
+		names.PathValidateDeployment:       {Handler: workloads},
+		names.PathValidateScale:            {Handler: scale},
+		names.PathValidateStatefulSet:      {Handler: workloads},
+		names.PathValidateStatefulSetScale: {Handler: scale},
+		names.PathValidatePDB:              {Handler: writes},
+		names.PathValidateHPA:              {Handler: writes},
 	}
 }

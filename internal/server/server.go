@@ -13,17 +13,12 @@ import (
 	"sync/atomic"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
-	autoscalingv2 "k8s.io/api/autoscaling/v2"
-	corev1 "k8s.io/api/core/v1"
-	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/discovery"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
@@ -41,11 +36,6 @@ type Server struct {
 	cfg      Config
 	mgr      manager.Manager
 	stopping atomic.Bool
-}
-
-// cachedObjects are the only kinds the server reads: it never caches Pods or Deployments.
-func cachedObjects() []client.Object {
-	return []client.Object{&policyv1.PodDisruptionBudget{}, &autoscalingv2.HorizontalPodAutoscaler{}, &corev1.Namespace{}}
 }
 
 // NewScheme registers the built-in types the webhooks decode.
@@ -75,19 +65,16 @@ func New(restCfg *rest.Config, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	// A scale request carries only replicas; the Deployment's template is read live, as scales are rare next to pod
-	// creations and caching every Deployment would cost far more memory.
+	// A scale request carries only replicas; the workload behind it is read live, as scales are rare next to pod
+	// creations and the cache may lag the workload's own last write.
 	apiReader := mgr.GetAPIReader()
 	hooks := webhooks(cfg, webhookDeps{
 		options:     options,
 		modes:       admission.NamespaceModes(mgr.GetCache(), apiReader, cfg.Mode),
 		cluster:     admission.CachedCluster{Reader: mgr.GetCache()}.Cluster,
 		liveCluster: admission.CachedCluster{Reader: apiReader}.Cluster,
-		deployments: func(ctx context.Context, ns, name string) (*appsv1.Deployment, error) {
-			d := &appsv1.Deployment{}
-			return d, apiReader.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, d)
-		},
-		metrics: m,
+		workloads:   admission.CachedCluster{Reader: apiReader}.Workload,
+		metrics:     m,
 	})
 	srv := mgr.GetWebhookServer()
 	for _, path := range slices.Sorted(maps.Keys(hooks)) {
@@ -102,20 +89,13 @@ func New(restCfg *rest.Config, cfg Config) (*Server, error) {
 // newManager configures the manager: the informer cache of the kinds the rules read, stripped of managedFields;
 // the webhook server with TLS >= 1.2 and, unless enabled, no HTTP/2; metrics and health endpoints.
 func newManager(restCfg *rest.Config, cfg Config) (manager.Manager, error) {
-	byObject := map[client.Object]cache.ByObject{}
-	for _, o := range cachedObjects() {
-		byObject[o] = cache.ByObject{}
-	}
 	tlsOpts := []func(*tls.Config){func(c *tls.Config) { c.MinVersion = tls.VersionTLS12 }}
 	if !cfg.EnableHTTP2 {
 		tlsOpts = append(tlsOpts, func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} })
 	}
 	return manager.New(restCfg, manager.Options{
 		Scheme: NewScheme(),
-		Cache: cache.Options{
-			ByObject:         byObject,
-			DefaultTransform: cache.TransformStripManagedFields(),
-		},
+		Cache:  cacheOptions(),
 		WebhookServer: webhook.NewServer(webhook.Options{
 			Host:     cfg.WebhookHost,
 			Port:     cfg.WebhookPort,

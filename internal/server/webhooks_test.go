@@ -21,7 +21,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	admissionv1 "k8s.io/api/admission/v1"
-	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/utils/ptr"
 
 	"github.com/ha-webhook/ha-webhook/internal/admission"
@@ -34,7 +33,8 @@ import (
 	"github.com/ha-webhook/ha-webhook/test/testenv/hostile"
 )
 
-var paths = []string{names.PathMutatePod, names.PathValidateDeployment, names.PathValidateScale}
+var paths = []string{names.PathMutatePod, names.PathValidateDeployment, names.PathValidateScale, names.PathValidateStatefulSet,
+	names.PathValidateStatefulSetScale, names.PathValidatePDB, names.PathValidateHPA}
 
 // testHandlers are the registered HTTP handlers over fake dependencies: mode (enforce, audit, or an error as when
 // the cache has not synced) and an empty namespace. Panics are not recovered, so that a fuzz input that panics a
@@ -65,11 +65,9 @@ func testHandlers(t testing.TB, mode byte, stopping bool) map[string]http.Handle
 			}
 			return validate.Cluster{}, nil
 		},
-		deployments: func(_ context.Context, ns, name string) (*appsv1.Deployment, error) {
-			d := &appsv1.Deployment{}
-			d.Namespace, d.Name, d.Spec.Replicas = ns, name, ptr.To[int32](3)
-			d.Spec.Template.Labels = map[string]string{"app": "web"}
-			return d, nil
+		workloads: func(_ context.Context, kind, ns, name string) (validate.Workload, error) {
+			return validate.Workload{Kind: kind, Namespace: ns, Name: name, Replicas: ptr.To[int32](3),
+				TemplateLabels: map[string]string{"app": "web"}}, nil
 		},
 		metrics: m,
 	})
@@ -382,11 +380,13 @@ func TestConcurrentRequests(t *testing.T) {
 	}
 	cfg := DefaultConfig()
 	hooks := webhooks(cfg, webhookDeps{
-		options:     func() mutate.Options { return cfg.Mutate },
-		modes:       func(context.Context, string) (policy.Mode, error) { return policy.ModeEnforce, nil },
-		cluster:     func(context.Context, string) (validate.Cluster, error) { return validate.Cluster{}, nil },
-		deployments: func(context.Context, string, string) (*appsv1.Deployment, error) { return &appsv1.Deployment{}, nil },
-		metrics:     m,
+		options: func() mutate.Options { return cfg.Mutate },
+		modes:   func(context.Context, string) (policy.Mode, error) { return policy.ModeEnforce, nil },
+		cluster: func(context.Context, string) (validate.Cluster, error) { return validate.Cluster{}, nil },
+		workloads: func(context.Context, string, string, string) (validate.Workload, error) {
+			return validate.Workload{}, nil
+		},
+		metrics: m,
 	})
 	handlers := map[string]http.Handler{}
 	for path, hook := range hooks {

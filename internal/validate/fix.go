@@ -7,21 +7,20 @@ import (
 	"strings"
 	"unicode"
 
-	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 )
 
 // createPDBCommand is a ready-to-run command creating a PDB that keeps a pod up and lets a drain proceed.
-func createPDBCommand(d *appsv1.Deployment) string {
+func createPDBCommand(w Workload) string {
 	var selector string
-	if d.Spec.Selector != nil {
-		selector = metav1.FormatLabelSelector(d.Spec.Selector)
+	if w.Selector != nil {
+		selector = metav1.FormatLabelSelector(w.Selector)
 	}
 	if selector == "" || selector == "<none>" || selector == "<error>" {
-		selector = labels.Set(d.Spec.Template.Labels).String()
+		selector = labels.Set(w.TemplateLabels).String()
 	}
-	return fmt.Sprintf("kubectl create pdb %s -n %s --selector=%s --max-unavailable=1", d.Name, namespaceOf(d), shellQuote(selector))
+	return fmt.Sprintf("kubectl create pdb %s -n %s --selector=%s --max-unavailable=1", w.Name, w.namespace(), shellQuote(selector))
 }
 
 var shellSafe = regexp.MustCompile(`^[A-Za-z0-9=,._/-]+$`)

@@ -117,12 +117,12 @@ func FuzzDeployment(f *testing.F) {
 			t.Fatalf("Deployment is not deterministic")
 		}
 		// Updating to the same object denies nothing.
-		if same := Update(d, d.DeepCopy(), c, opts); len(same.Violations) > 0 {
+		if same := Update(dw(d), dw(d.DeepCopy()), c, opts); len(same.Violations) > 0 {
 			t.Errorf("Update(d, d) denies %v", rules(same.Violations))
 		}
 		// Ratcheting only moves violations from denial to warning: an update never denies a rule a create of the
 		// same object would not, and loses none.
-		updated := Update(old, d, c, opts)
+		updated := Update(dw(old), dw(d), c, opts)
 		createdRules := rules(append(created.Violations, created.Advisories...))
 		updatedRules := rules(append(append(updated.Violations, updated.PreExisting...), updated.Advisories...))
 		if diff := cmp.Diff(sortedLike(createdRules, updatedRules), createdRules); diff != "" {
@@ -155,7 +155,7 @@ func FuzzDeployment(f *testing.F) {
 					t.Errorf("%s: %d warnings, want %d", modeName(audit), len(ws), want)
 				}
 			}
-			msg := Message(d, v.Violations)
+			msg := Message(dw(d), v.Violations)
 			if got := strings.Count(msg, "\n"); got != len(v.Violations) {
 				t.Errorf("message has %d lines after the header, want %d:\n%s", got, len(v.Violations), msg)
 			}

@@ -2,6 +2,7 @@ package validate
 
 import (
 	"github.com/google/go-cmp/cmp"
+	appsv1 "k8s.io/api/apps/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
@@ -27,3 +28,6 @@ func modeName(audit bool) string {
 	}
 	return "enforce"
 }
+
+// dw is the workload of a Deployment.
+func dw(d *appsv1.Deployment) Workload { return DeploymentWorkload(d) }

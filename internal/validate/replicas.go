@@ -1,7 +1,6 @@
 package validate
 
 import (
-	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
@@ -14,12 +13,15 @@ type replicaSource struct {
 }
 
 // effectiveReplicas is what a drain must cope with at the low point: the HPA's minReplicas when an HPA targets the
-// Deployment (the lowest it may scale to), else spec.replicas (nil means 1). Several HPAs on one Deployment fight
-// each other; the lowest minimum is the one that can happen.
-func effectiveReplicas(d *appsv1.Deployment, hpas []*autoscalingv2.HorizontalPodAutoscaler) replicaSource {
+// workload (the lowest it may scale to), else spec.replicas (nil means 1); 0 for a workload scaled to zero. Several
+// HPAs on one workload fight each other; the lowest minimum is the one that can happen.
+func effectiveReplicas(w Workload, hpas []*autoscalingv2.HorizontalPodAutoscaler) replicaSource {
+	if w.scaledToZero() {
+		return replicaSource{}
+	}
 	var src replicaSource
 	for _, h := range hpas {
-		if !targets(h, d) {
+		if !targets(h, w) {
 			continue
 		}
 		min := int32(1)
@@ -33,23 +35,19 @@ func effectiveReplicas(d *appsv1.Deployment, hpas []*autoscalingv2.HorizontalPod
 	if src.hpa != nil {
 		return src
 	}
-	if d.Spec.Replicas == nil {
+	if w.Replicas == nil {
 		return replicaSource{count: 1}
 	}
-	return replicaSource{count: *d.Spec.Replicas}
+	return replicaSource{count: *w.Replicas}
 }
 
-func targets(h *autoscalingv2.HorizontalPodAutoscaler, d *appsv1.Deployment) bool {
+// targets reports whether the HPA scales w, as the HPA controller resolves its scaleTargetRef.
+func targets(h *autoscalingv2.HorizontalPodAutoscaler, w Workload) bool {
 	ref := h.Spec.ScaleTargetRef
-	if ref.Kind != "Deployment" || ref.Name != d.Name {
+	if ref.Kind != w.Kind || ref.Name != w.Name {
 		return false
 	}
 	gv, err := schema.ParseGroupVersion(ref.APIVersion)
-	// Old manifests still say extensions/v1beta1; the HPA controller resolves them to the same Deployment.
-	return err == nil && (gv.Group == "apps" || gv.Group == "extensions")
-}
-
-// scaledToZero: a Deployment with spec.replicas 0 has nothing to protect (an HPA does not scale it up from 0 either).
-func scaledToZero(d *appsv1.Deployment) bool {
-	return d.Spec.Replicas != nil && *d.Spec.Replicas == 0
+	// Old manifests still say extensions/v1beta1 for a Deployment; the HPA controller resolves them to the same one.
+	return err == nil && (gv.Group == "apps" || gv.Group == "extensions" && w.Kind == KindDeployment)
 }

@@ -4,17 +4,15 @@ import (
 	"fmt"
 	"strings"
 
-	appsv1 "k8s.io/api/apps/v1"
-
 	"github.com/ha-webhook/ha-webhook/internal/names"
 	"github.com/ha-webhook/ha-webhook/internal/text"
 )
 
-// Message is the denial text: a header naming the Deployment, then one line per violation in rule order, each read
+// Message is the denial text: a header naming the workload, then one line per violation in rule order, each read
 // like kubectl's field errors (path, rule ID, why it matters, the fix).
-func Message(d *appsv1.Deployment, vs []Violation) string {
+func Message(w Workload, vs []Violation) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Deployment %s/%s would lose traffic during node drains and rollouts:", namespaceOf(d), d.Name)
+	fmt.Fprintf(&b, "%s would lose traffic during node drains and rollouts:", w)
 	for _, err := range ErrorList(vs) {
 		b.WriteString("\n")
 		b.WriteString(err.Error())

@@ -13,6 +13,7 @@ import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/ha-webhook/ha-webhook/internal/fixture"
 	"github.com/ha-webhook/ha-webhook/internal/names"
@@ -95,13 +96,13 @@ func TestMessageGolden(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			var v Verdict
 			if tc.old != nil {
-				v = Update(tc.old, tc.d, tc.cluster, DefaultOptions())
+				v = Update(dw(tc.old), dw(tc.d), tc.cluster, DefaultOptions())
 			} else {
 				v = Deployment(tc.d, tc.cluster, DefaultOptions())
 			}
 			var b strings.Builder
 			b.WriteString("--- message\n")
-			b.WriteString(Message(tc.d, v.Violations))
+			b.WriteString(Message(dw(tc.d), v.Violations))
 			for _, audit := range []bool{false, true} {
 				b.WriteString("\n--- warnings, " + modeName(audit) + "\n")
 				for _, w := range Warnings(v, audit) {
@@ -181,7 +182,7 @@ func TestBoundedEcho(t *testing.T) {
 					}
 				}
 			}
-			msg := Message(d, v.Violations)
+			msg := Message(dw(d), v.Violations)
 			if strings.Contains(msg, "x\x00") || strings.Contains(msg, `x\x00`) {
 				t.Errorf("the message repeats the exemption reason")
 			}
@@ -210,7 +211,7 @@ func TestViolationFieldError(t *testing.T) {
 			want: "spec.replicas: Invalid value: 1: min-replicas: why; fix: fix",
 		},
 		"no fix": {
-			v:    Violation{Rule: RuleStrategyRecreate, Field: strategyPath.Child("type"), BadValue: "Recreate", Why: "why"},
+			v:    Violation{Rule: RuleStrategyRecreate, Field: field.NewPath("spec", "strategy", "type"), BadValue: "Recreate", Why: "why"},
 			want: `spec.strategy.type: Invalid value: "Recreate": strategy-recreate: why`,
 		},
 	}

@@ -64,7 +64,7 @@ func TestEffectiveReplicas(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			got := effectiveReplicas(tc.d, tc.hpas)
+			got := effectiveReplicas(dw(tc.d), tc.hpas)
 			var gotHPA string
 			if got.hpa != nil {
 				gotHPA = got.hpa.Name
@@ -118,7 +118,7 @@ func TestSelectingPDBs(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			d := fixture.Deployment("web", fixture.Replicas(3))
 			d.Spec.Template.Labels = podLabels
-			got := selectingPDBs(d, []*policyv1.PodDisruptionBudget{fixture.PDB("p", tc.selector, nil, fixture.IntOrStr("1"))})
+			got := SelectingPDBs(d.Spec.Template.Labels, []*policyv1.PodDisruptionBudget{fixture.PDB("p", tc.selector, nil, fixture.IntOrStr("1"))})
 			if (len(got) == 1) != tc.want {
 				t.Errorf("selected = %v, want %v", len(got) == 1, tc.want)
 			}
@@ -191,9 +191,11 @@ var pdbBudgetCases = map[string]pdbBudgetCase{
 	"maxUnavailable 1 of 1": {
 		pdb: fixture.MaxUnavailable("p", "1"), replicas: 1, wantAllowed: 1, wantRule: RulePDBUnprotective,
 	},
-	"neither field set": {
-		pdb: fixture.PDB("p", fixture.SelectApp("web"), nil, nil), replicas: 3, wantAllowed: 3, wantRule: RulePDBUnprotective,
-		wantWhy: "(no minAvailable or maxUnavailable) lets all 3",
+	// The disruption controller expects no pods of a PDB with neither field (getExpectedPodCount), and allows no
+	// disruption while it expects none (updatePdbStatus): such a PDB blocks every eviction.
+	"neither field set blocks every eviction": {
+		pdb: fixture.PDB("p", fixture.SelectApp("web"), nil, nil), replicas: 3, wantAllowed: 0, wantRule: RulePDBBlocksDrain,
+		wantWhy: "(no budget) allows 0 evictions at 3 replicas",
 	},
 	"percentage above 100% does not wrap": {
 		pdb: fixture.MaxUnavailable("p", "400000000000%"), replicas: 3, wantAllowed: 3, wantRule: RulePDBUnprotective,
@@ -219,7 +221,7 @@ func TestPDBBudget(t *testing.T) {
 					t.Errorf("allowedDisruptions = %d, %v; want %d", allowed, err, tc.wantAllowed)
 				}
 			}
-			vs := pdbBudgetViolations(fixture.Deployment("web", fixture.Replicas(tc.replicas)), tc.pdb, tc.replicas)
+			vs := budgetViolations(dw(fixture.Deployment("web", fixture.Replicas(tc.replicas))), tc.pdb, Cluster{}, tc.replicas, tc.replicas)
 			var want []string
 			if tc.wantRule != "" {
 				want = []string{tc.wantRule}
@@ -256,7 +258,7 @@ func TestPDBBudgetLongName(t *testing.T) {
 		"invalid":      fixture.PDB(long, fixture.SelectApp("web"), nil, &intstr.IntOrString{Type: intstr.String, StrVal: "one"}),
 	} {
 		t.Run(name, func(t *testing.T) {
-			vs := pdbBudgetViolations(fixture.Deployment("web", fixture.Replicas(3)), p, 3)
+			vs := budgetViolations(dw(fixture.Deployment("web", fixture.Replicas(3))), p, Cluster{}, 3, 3)
 			if len(vs) != 1 {
 				t.Fatalf("got %d violations, want 1", len(vs))
 			}
@@ -319,9 +321,11 @@ var deploymentCases = map[string]deploymentCase{
 		wantViolations: []string{RuleMinReplicas},
 		wantNoText:     []string{RulePDBUnprotective},
 	},
-	"one replica with a PDB minAvailable 1: only min-replicas": {
+	// At 2 replicas minAvailable 1 would be fine, but at the 1 it runs the PDB stalls every drain today.
+	"one replica with a PDB minAvailable 1: min-replicas, and the stall at 1 replica": {
 		d: fixture.Deployment("web", fixture.Replicas(1)), cluster: pdbs(fixture.MinAvailable("web", "1")),
-		wantViolations: []string{RuleMinReplicas},
+		wantViolations: []string{RuleMinReplicas, RulePDBBlocksDrain},
+		wantText:       []string{"PDB web (minAvailable 1) allows 0 evictions at 1 replica: drains stall"},
 	},
 	"one replica with a PDB maxUnavailable 0 blocks drains at min-replicas": {
 		d: fixture.Deployment("web", fixture.Replicas(1)), cluster: pdbs(fixture.MaxUnavailable("web", "0")),
@@ -333,9 +337,10 @@ var deploymentCases = map[string]deploymentCase{
 		wantViolations: []string{RuleMinReplicas, RulePDBUnprotective},
 		wantText:       []string{"PDB web (minAvailable 0) lets all 2 replicas be evicted at once"},
 	},
-	"budget judged at min-replicas 3: minAvailable 2 at 2 replicas would block": {
+	"budget judged at min-replicas 3: minAvailable 2 passes at 3, but blocks at the 2 it runs": {
 		d: fixture.Deployment("web", fixture.Replicas(2)), cluster: pdbs(fixture.MinAvailable("web", "2")), opts: minReplicasOption(3),
-		wantViolations: []string{RuleMinReplicas},
+		wantViolations: []string{RuleMinReplicas, RulePDBBlocksDrain},
+		wantText:       []string{"(minAvailable 2) allows 0 evictions at 2 replicas"},
 	},
 	"budget judged at min-replicas 3: maxUnavailable 2 at 2 replicas would not protect": {
 		d: fixture.Deployment("web", fixture.Replicas(2)), cluster: pdbs(fixture.MaxUnavailable("web", "2")), opts: minReplicasOption(3),
@@ -370,9 +375,10 @@ var deploymentCases = map[string]deploymentCase{
 		d: fixture.Deployment("web", fixture.Replicas(1)), cluster: pdbs(fixture.MinAvailable("web", "50%")), opts: minReplicasOption(1),
 		wantViolations: []string{RulePDBBlocksDrain},
 	},
-	"min-replicas 2: one replica with minAvailable 50% is only min-replicas": {
+	"min-replicas 2: one replica with minAvailable 50% passes at 2, but blocks at 1": {
 		d: fixture.Deployment("web", fixture.Replicas(1)), cluster: pdbs(fixture.MinAvailable("web", "50%")),
-		wantViolations: []string{RuleMinReplicas},
+		wantViolations: []string{RuleMinReplicas, RulePDBBlocksDrain},
+		wantText:       []string{"(minAvailable 50%) allows 0 evictions at 1 replica"},
 	},
 	"min-replicas option 3": {
 		d: fixture.Deployment("web", fixture.Replicas(2)), cluster: pdbs(fixture.MaxUnavailable("web", "1")), opts: minReplicasOption(3),
@@ -505,7 +511,7 @@ func TestDeployment(t *testing.T) {
 			if len(v.PreExisting) > 0 || v.Exemption != "" || len(v.Notes) > 0 {
 				t.Errorf("unexpected ratcheted %v, exemption %q, notes %q", v.PreExisting, v.Exemption, v.Notes)
 			}
-			msg := Message(tc.d, append(v.Violations, v.Advisories...))
+			msg := Message(dw(tc.d), append(v.Violations, v.Advisories...))
 			for _, want := range tc.wantText {
 				if !strings.Contains(msg, want) {
 					t.Errorf("message lacks %q:\n%s", want, msg)
@@ -618,7 +624,7 @@ func updateCases() map[string]updateCase {
 func TestUpdate(t *testing.T) {
 	for name, tc := range updateCases() {
 		t.Run(name, func(t *testing.T) {
-			v := Update(tc.old, tc.new, tc.cluster, DefaultOptions())
+			v := Update(dw(tc.old), dw(tc.new), tc.cluster, DefaultOptions())
 			if diff := cmp.Diff(tc.wantViolations, rules(v.Violations)); diff != "" {
 				t.Errorf("violations mismatch (-want +got):\n%s", diff)
 			}
@@ -722,7 +728,7 @@ func TestExemptions(t *testing.T) {
 			if tc.old == nil {
 				v = Deployment(tc.d, Cluster{}, opts)
 			} else {
-				v = Update(tc.old, tc.d, Cluster{}, opts)
+				v = Update(dw(tc.old), dw(tc.d), Cluster{}, opts)
 			}
 			if v.Exemption != tc.wantExemption {
 				t.Errorf("Exemption = %q, want %q", v.Exemption, tc.wantExemption)
@@ -755,7 +761,7 @@ func TestDeterministic(t *testing.T) {
 	}
 	hpas := []*autoscalingv2.HorizontalPodAutoscaler{fixture.WebHPA(fixture.Replicas(1)), fixture.HPA("b", "apps/v1", "Deployment", "web", fixture.Replicas(1))}
 	want := Deployment(d, Cluster{PDBs: all, HPAs: hpas}, DefaultOptions())
-	wantMsg := Message(d, want.Violations)
+	wantMsg := Message(dw(d), want.Violations)
 	if !strings.Contains(wantMsg, `"all,alpha,mid,zeta"`) {
 		t.Fatalf("PDB names not sorted in:\n%s", wantMsg)
 	}
@@ -764,7 +770,7 @@ func TestDeterministic(t *testing.T) {
 		ps := append([]*policyv1.PodDisruptionBudget(nil), all...)
 		rng.Shuffle(len(ps), func(i, j int) { ps[i], ps[j] = ps[j], ps[i] })
 		got := Deployment(d, Cluster{PDBs: ps, HPAs: hpas}, DefaultOptions())
-		if msg := Message(d, got.Violations); msg != wantMsg {
+		if msg := Message(dw(d), got.Violations); msg != wantMsg {
 			t.Fatalf("message depends on PDB order:\n%s\nvs\n%s", msg, wantMsg)
 		}
 		if diff := cmp.Diff(Warnings(want, true), Warnings(got, true)); diff != "" {
@@ -848,7 +854,7 @@ func TestWarningsFit(t *testing.T) {
 	t.Run("Update examples", func(t *testing.T) {
 		for name, tc := range updateCases() {
 			t.Run(name, func(t *testing.T) {
-				assertVerdictWarningsWhole(t, Update(tc.old, tc.new, tc.cluster, DefaultOptions()))
+				assertVerdictWarningsWhole(t, Update(dw(tc.old), dw(tc.new), tc.cluster, DefaultOptions()))
 			})
 		}
 	})
@@ -856,7 +862,7 @@ func TestWarningsFit(t *testing.T) {
 		for name, tc := range messageCases {
 			t.Run(name, func(t *testing.T) {
 				if tc.old != nil {
-					assertVerdictWarningsWhole(t, Update(tc.old, tc.d, tc.cluster, DefaultOptions()))
+					assertVerdictWarningsWhole(t, Update(dw(tc.old), dw(tc.d), tc.cluster, DefaultOptions()))
 				} else {
 					assertVerdictWarningsWhole(t, Deployment(tc.d, tc.cluster, DefaultOptions()))
 				}
@@ -870,7 +876,7 @@ func TestWarningsFit(t *testing.T) {
 				continue
 			}
 			t.Run(name, func(t *testing.T) {
-				for _, v := range pdbBudgetViolations(fixture.Deployment("web", fixture.Replicas(tc.replicas)), tc.pdb, tc.replicas) {
+				for _, v := range budgetViolations(dw(fixture.Deployment("web", fixture.Replicas(tc.replicas))), tc.pdb, Cluster{}, tc.replicas, tc.replicas) {
 					for _, prefix := range wholeWarningPrefixes {
 						assertWarningWhole(t, v.Warning(prefix))
 					}

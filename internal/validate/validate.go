@@ -1,5 +1,7 @@
-// Package validate checks that a Deployment survives node drains and rollouts: at least --min-replicas replicas
-// (HPA-aware) and exactly one PodDisruptionBudget that keeps a pod up while still letting a node drain. The rule
+// Package validate checks that a workload — a Deployment or a StatefulSet — survives node drains and rollouts: at
+// least MinReplicas replicas (HPA-aware) and exactly one PodDisruptionBudget that keeps a pod up while still letting
+// a node drain, its budget computed as the disruption controller computes it over every workload it selects. It
+// also judges writes of PDBs and HPAs by what they do to the workloads they touch (writes.go). The rule
 // functions are pure (no client, no context); internal/admission adapts them to admission requests.
 package validate
 
@@ -13,4 +15,6 @@ const (
 	// Warning-only rules.
 	RuleStrategyRecreate      = "strategy-recreate"
 	RuleRolloutAllUnavailable = "rollout-all-unavailable"
+	// RulePDBUnhealthyEviction is a rule of the PDB itself, shown on PDB admission, in `check` and in `report`.
+	RulePDBUnhealthyEviction = "pdb-unhealthy-eviction"
 )

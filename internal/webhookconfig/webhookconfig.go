@@ -96,7 +96,9 @@ func Mutating(o Options) *admissionregistrationv1.MutatingWebhookConfiguration {
 	}
 }
 
-// Validating is the ValidatingWebhookConfiguration: Deployments CREATE/UPDATE and deployments/scale UPDATE.
+// Validating is the ValidatingWebhookConfiguration: Deployments and StatefulSets CREATE/UPDATE, their scale
+// subresources UPDATE, PodDisruptionBudgets CREATE/UPDATE/DELETE (a DELETE is never denied: it is seen to warn) and
+// HorizontalPodAutoscalers CREATE/UPDATE (autoscaling/v2; matchPolicy Equivalent converts v1 writes to it).
 func Validating(o Options) *admissionregistrationv1.ValidatingWebhookConfiguration {
 	hook := func(name, path string, r admissionregistrationv1.RuleWithOperations) admissionregistrationv1.ValidatingWebhook {
 		return admissionregistrationv1.ValidatingWebhook{
@@ -120,6 +122,14 @@ func Validating(o Options) *admissionregistrationv1.ValidatingWebhookConfigurati
 				rule("apps", "v1", "deployments", admissionregistrationv1.Create, admissionregistrationv1.Update)),
 			hook(names.WebhookValidateScale, names.PathValidateScale,
 				rule("apps", "v1", "deployments/scale", admissionregistrationv1.Update)),
+			hook(names.WebhookValidateStatefulSet, names.PathValidateStatefulSet,
+				rule("apps", "v1", "statefulsets", admissionregistrationv1.Create, admissionregistrationv1.Update)),
+			hook(names.WebhookValidateStatefulSetScale, names.PathValidateStatefulSetScale,
+				rule("apps", "v1", "statefulsets/scale", admissionregistrationv1.Update)),
+			hook(names.WebhookValidatePDB, names.PathValidatePDB,
+				rule("policy", "v1", "poddisruptionbudgets", admissionregistrationv1.Create, admissionregistrationv1.Update, admissionregistrationv1.Delete)),
+			hook(names.WebhookValidateHPA, names.PathValidateHPA,
+				rule("autoscaling", "v2", "horizontalpodautoscalers", admissionregistrationv1.Create, admissionregistrationv1.Update)),
 		},
 	}
 }

@@ -29,7 +29,7 @@ func TestDeploymentHandlerAllocations(t *testing.T) {
 	}
 	c.PDBs = append(c.PDBs, fixture.MaxUnavailable("web", "1"))
 	c.HPAs = append(c.HPAs, fixture.WebHPA(fixture.Replicas(3)))
-	h := NewDeploymentHandler(validate.DefaultOptions(), fixedMode(policy.ModeEnforce), fixedCluster(c), nopRecorder{})
+	h := NewWorkloadHandler(validate.DefaultOptions(), fixedMode(policy.ModeEnforce), fixedCluster(c), nopRecorder{})
 	req := deploymentRequest(t, admissionv1.Create, fixture.Deployment("web", fixture.Replicas(3)), nil)
 	var resp cradmission.Response
 	allocs := testing.AllocsPerRun(200, func() { resp = h.Handle(context.Background(), req) })

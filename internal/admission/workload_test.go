@@ -204,9 +204,14 @@ func TestDeploymentHandler(t *testing.T) {
 			req: deploymentRequest(t, admissionv1.Create, lonely, nil), modeErr: errors.New("namespace cache not synced"),
 			wantCode: http.StatusServiceUnavailable, wantContains: "namespace cache not synced",
 		},
+		// StatefulSets are workloads too now (see TestStatefulSetHandler); a DaemonSet is not one.
 		"wrong kind": {
-			req:      request(t, admissionv1.Create, "apps", "StatefulSet", "statefulsets", "", "web", lonely, nil),
+			req:      request(t, admissionv1.Create, "apps", "DaemonSet", "daemonsets", "", "web", lonely, nil),
 			wantCode: http.StatusBadRequest, wantContains: "expected an apps Deployment",
+		},
+		"a Deployment sent as a StatefulSet": {
+			req:      request(t, admissionv1.Create, "apps", "StatefulSet", "statefulsets", "", "web", lonely, nil),
+			wantCode: http.StatusBadRequest, wantContains: "unable to decode apps/v1, Kind=Deployment into apps/v1, Kind=StatefulSet",
 		},
 		"wrong group": {
 			req:      request(t, admissionv1.Create, "extensions", "Deployment", "deployments", "", "web", lonely, nil),
@@ -229,7 +234,7 @@ func TestDeploymentHandler(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			rec := &violationCounter{}
 			var lookedUp []string
-			h := NewDeploymentHandler(validate.DefaultOptions(),
+			h := NewWorkloadHandler(validate.DefaultOptions(),
 				func(context.Context, string) (policy.Mode, error) { return tc.mode, tc.modeErr },
 				func(ctx context.Context, ns string) (validate.Cluster, error) {
 					lookedUp = append(lookedUp, ns)
@@ -286,7 +291,7 @@ func TestDeploymentHandlerNamespace(t *testing.T) {
 	d := fixture.Deployment("web", fixture.Replicas(1))
 	d.Namespace = ""
 	var got []string
-	h := NewDeploymentHandler(validate.DefaultOptions(), func(_ context.Context, ns string) (policy.Mode, error) {
+	h := NewWorkloadHandler(validate.DefaultOptions(), func(_ context.Context, ns string) (policy.Mode, error) {
 		got = append(got, "mode:"+ns)
 		return policy.ModeEnforce, nil
 	}, func(_ context.Context, ns string) (validate.Cluster, error) {
@@ -382,13 +387,16 @@ func TestScaleHandler(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			var gets []string
 			h := &ScaleHandler{
-				Deployments: NewDeploymentHandler(validate.DefaultOptions(), fixedMode(tc.mode), fixedCluster(tc.cluster), &violationCounter{}),
-				Get: func(_ context.Context, ns, name string) (*appsv1.Deployment, error) {
-					gets = append(gets, ns+"/"+name)
-					if tc.current == nil {
-						return nil, tc.getErr
+				Workloads: NewWorkloadHandler(validate.DefaultOptions(), fixedMode(tc.mode), fixedCluster(tc.cluster), &violationCounter{}),
+				Get: func(_ context.Context, kind, ns, name string) (validate.Workload, error) {
+					gets = append(gets, kind+" "+ns+"/"+name)
+					switch {
+					case tc.getErr != nil:
+						return validate.Workload{}, tc.getErr
+					case tc.current == nil:
+						return validate.Workload{}, errors.New("not found")
 					}
-					return tc.current.DeepCopy(), tc.getErr
+					return validate.DeploymentWorkload(tc.current.DeepCopy()), nil
 				},
 			}
 			resp := complete(t, tc.req, h.Handle(context.Background(), tc.req))
@@ -403,7 +411,7 @@ func TestScaleHandler(t *testing.T) {
 			if len(resp.Warnings) != tc.wantWarnings {
 				t.Errorf("warnings %q, want %d", resp.Warnings, tc.wantWarnings)
 			}
-			if len(gets) > 1 || len(gets) == 1 && gets[0] != "shop/web" {
+			if len(gets) > 1 || len(gets) == 1 && gets[0] != "Deployment shop/web" {
 				t.Errorf("read deployments %v, want shop/web at most once", gets)
 			}
 		})
@@ -431,7 +439,7 @@ func TestDeploymentHandlerConfirmsDenialsLive(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			h := NewDeploymentHandler(validate.DefaultOptions(), fixedMode(tc.mode), fixedCluster(tc.cached), &violationCounter{})
+			h := NewWorkloadHandler(validate.DefaultOptions(), fixedMode(tc.mode), fixedCluster(tc.cached), &violationCounter{})
 			liveReads := 0
 			h.Confirm = func(context.Context, string) (validate.Cluster, error) {
 				liveReads++
