@@ -10,6 +10,6 @@ import (
 // (test/bench registers a null webhook there).
 func (s *Server) WebhookServer() webhook.Server { return s.mgr.GetWebhookServer() }
 
-// CacheReader reads the informer cache the rules read (PDBs, HPAs, Namespaces), so a harness can wait until the
+// CacheReader reads the informer cache the rules read (PDBs, HPAs, Deployments, StatefulSets, Namespaces), so a harness can wait until the
 // cache holds what it created.
 func (s *Server) CacheReader() client.Reader { return s.mgr.GetCache() }

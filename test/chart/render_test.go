@@ -104,12 +104,9 @@ func TestWebhookConfigurationsMatchWebhookconfig(t *testing.T) {
 				t.Errorf("ValidatingWebhookConfiguration differs from webhookconfig.Validating (-want +got):\n%s", diff)
 			}
 
-			// clientConfig: the chart's Service on 443, at the server's paths.
-			wantPaths := map[string]string{
-				names.WebhookMutatePod:          names.PathMutatePod,
-				names.WebhookValidateDeployment: names.PathValidateDeployment,
-				names.WebhookValidateScale:      names.PathValidateScale,
-			}
+			// clientConfig: the chart's Service on 443, at the server's paths (internal/names, as webhookconfig
+			// pairs them).
+			wantPaths := webhookPaths(set.webhookOptions())
 			gotPaths := map[string]string{}
 			check := func(hook string, cc admissionregistrationv1.WebhookClientConfig) {
 				if cc.URL != nil || cc.Service == nil {
@@ -136,6 +133,95 @@ func TestWebhookConfigurationsMatchWebhookconfig(t *testing.T) {
 	}
 }
 
+// webhookPaths maps every webhook of internal/webhookconfig's configurations to the path it calls.
+func webhookPaths(o webhookconfig.Options) map[string]string {
+	o.ClientConfig = func(path string) admissionregistrationv1.WebhookClientConfig {
+		return admissionregistrationv1.WebhookClientConfig{URL: ptr.To(path)}
+	}
+	out := map[string]string{}
+	for _, w := range webhookconfig.Mutating(o).Webhooks {
+		out[w.Name] = *w.ClientConfig.URL
+	}
+	for _, w := range webhookconfig.Validating(o).Webhooks {
+		out[w.Name] = *w.ClientConfig.URL
+	}
+	return out
+}
+
+// The validating webhooks the server serves, each at its path: a webhook missing from internal/webhookconfig (and so
+// from the chart) fails here, not only in the comparison above.
+func TestEveryValidatingWebhookIsRendered(t *testing.T) {
+	want := map[string]string{
+		names.WebhookValidateDeployment:       names.PathValidateDeployment,
+		names.WebhookValidateScale:            names.PathValidateScale,
+		names.WebhookValidateStatefulSet:      names.PathValidateStatefulSet,
+		names.WebhookValidateStatefulSetScale: names.PathValidateStatefulSetScale,
+		names.WebhookValidatePDB:              names.PathValidatePDB,
+		names.WebhookValidateHPA:              names.PathValidateHPA,
+	}
+	wantResources := map[string]string{
+		names.WebhookValidateDeployment:       "apps/v1/deployments CREATE,UPDATE",
+		names.WebhookValidateScale:            "apps/v1/deployments/scale UPDATE",
+		names.WebhookValidateStatefulSet:      "apps/v1/statefulsets CREATE,UPDATE",
+		names.WebhookValidateStatefulSetScale: "apps/v1/statefulsets/scale UPDATE",
+		names.WebhookValidatePDB:              "policy/v1/poddisruptionbudgets CREATE,UPDATE,DELETE",
+		names.WebhookValidateHPA:              "autoscaling/v2/horizontalpodautoscalers CREATE,UPDATE",
+	}
+	m := mustRender(t, "ha-webhook", "")
+	got, gotResources := map[string]string{}, map[string]string{}
+	for _, w := range one[admissionregistrationv1.ValidatingWebhookConfiguration](t, m, "ValidatingWebhookConfiguration").Webhooks {
+		got[w.Name] = ptr.Deref(w.ClientConfig.Service.Path, "")
+		var rules []string
+		for _, r := range w.Rules {
+			var ops []string
+			for _, op := range r.Operations {
+				ops = append(ops, string(op))
+			}
+			rules = append(rules, strings.Join(slices.Concat(r.APIGroups, r.APIVersions, r.Resources), "/")+" "+strings.Join(ops, ","))
+		}
+		gotResources[w.Name] = strings.Join(rules, "; ")
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("validating webhooks and their paths (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(wantResources, gotResources); diff != "" {
+		t.Errorf("validating webhooks' rules (-want +got):\n%s", diff)
+	}
+}
+
+// Each webhooks.<key>.failurePolicy value sets the failurePolicy of its own webhook and of no other.
+func TestFailurePolicyPerWebhook(t *testing.T) {
+	keys := map[string]string{
+		"pods":                     names.WebhookMutatePod,
+		"deployments":              names.WebhookValidateDeployment,
+		"deploymentsScale":         names.WebhookValidateScale,
+		"statefulSets":             names.WebhookValidateStatefulSet,
+		"statefulSetsScale":        names.WebhookValidateStatefulSetScale,
+		"podDisruptionBudgets":     names.WebhookValidatePDB,
+		"horizontalPodAutoscalers": names.WebhookValidateHPA,
+	}
+	for key, hook := range keys {
+		t.Run(key, func(t *testing.T) {
+			m := mustRender(t, "ha-webhook", "webhooks: {"+key+": {failurePolicy: Fail}}\n")
+			got := map[string]admissionregistrationv1.FailurePolicyType{}
+			for _, w := range one[admissionregistrationv1.MutatingWebhookConfiguration](t, m, "MutatingWebhookConfiguration").Webhooks {
+				got[w.Name] = ptr.Deref(w.FailurePolicy, "")
+			}
+			for _, w := range one[admissionregistrationv1.ValidatingWebhookConfiguration](t, m, "ValidatingWebhookConfiguration").Webhooks {
+				got[w.Name] = ptr.Deref(w.FailurePolicy, "")
+			}
+			want := map[string]admissionregistrationv1.FailurePolicyType{}
+			for _, h := range keys {
+				want[h] = admissionregistrationv1.Ignore
+			}
+			want[hook] = admissionregistrationv1.Fail
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("failurePolicy per webhook with webhooks.%s.failurePolicy Fail (-want +got):\n%s", key, diff)
+			}
+		})
+	}
+}
+
 // Whatever the user's selector, the release namespace and the control plane's namespaces are never sent to the
 // webhook.
 func TestNamespaceSelectorAlwaysExcludesSystemAndReleaseNamespaces(t *testing.T) {
@@ -149,8 +235,8 @@ func TestNamespaceSelectorAlwaysExcludesSystemAndReleaseNamespaces(t *testing.T)
 			for _, w := range one[admissionregistrationv1.ValidatingWebhookConfiguration](t, m, "ValidatingWebhookConfiguration").Webhooks {
 				selectors[w.Name] = w.NamespaceSelector
 			}
-			if len(selectors) != 3 {
-				t.Fatalf("want 3 webhooks, got %v", selectors)
+			if want := len(webhookPaths(set.webhookOptions())); len(selectors) != want {
+				t.Fatalf("want %d webhooks, got %v", want, selectors)
 			}
 			mustExclude := append([]string{set.namespace}, webhookconfig.AlwaysExcludedNamespaces...)
 			for hook, sel := range selectors {
@@ -184,8 +270,9 @@ func TestRBACIsLeastPrivilege(t *testing.T) {
 		{APIGroups: []string{"policy"}, Resources: []string{"poddisruptionbudgets"}, Verbs: []string{"get", "list", "watch"}},
 		{APIGroups: []string{"autoscaling"}, Resources: []string{"horizontalpodautoscalers"}, Verbs: []string{"get", "list", "watch"}},
 		{APIGroups: []string{""}, Resources: []string{"namespaces"}, Verbs: []string{"get", "list", "watch"}},
-		// The scale webhook reads the Deployment live: only get.
-		{APIGroups: []string{"apps"}, Resources: []string{"deployments"}, Verbs: []string{"get"}},
+		// The workloads are cached (list, watch), read live behind a scale request (get) and listed live before a
+		// denial; never their scale subresources.
+		{APIGroups: []string{"apps"}, Resources: []string{"deployments", "statefulsets"}, Verbs: []string{"get", "list", "watch"}},
 		{APIGroups: []string{"", "events.k8s.io"}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
 	}
 	for name, set := range valueSets {
@@ -194,6 +281,26 @@ func TestRBACIsLeastPrivilege(t *testing.T) {
 			role := one[rbacv1.ClusterRole](t, m, "ClusterRole")
 			if diff := cmp.Diff(want, role.Rules); diff != "" {
 				t.Errorf("ClusterRole rules (-want +got):\n%s", diff)
+			}
+			// What the server reads, as the RBAC authorizer would judge it (TestRenderedConfigurationsThroughTheAPIServer
+			// runs the server with exactly this role).
+			for _, read := range []struct{ group, resource string }{
+				{"apps", "deployments"}, {"apps", "statefulsets"}, {"policy", "poddisruptionbudgets"},
+				{"autoscaling", "horizontalpodautoscalers"}, {"", "namespaces"},
+			} {
+				for _, verb := range []string{"get", "list", "watch"} {
+					if !allows(role.Rules, read.group, read.resource, verb) {
+						t.Errorf("the ClusterRole does not grant %s on %s.%s", verb, read.resource, read.group)
+					}
+				}
+			}
+			for _, denied := range []struct{ group, resource, verb string }{
+				{"", "pods", "list"}, {"", "secrets", "get"}, {"apps", "deployments", "update"}, {"apps", "statefulsets", "patch"},
+				{"apps", "deployments/scale", "get"}, {"apps", "statefulsets/scale", "update"}, {"policy", "poddisruptionbudgets", "create"},
+			} {
+				if allows(role.Rules, denied.group, denied.resource, denied.verb) {
+					t.Errorf("the ClusterRole grants %s on %s.%s: more than the server needs", denied.verb, denied.resource, denied.group)
+				}
 			}
 			if role.AggregationRule != nil {
 				t.Errorf("aggregationRule %v would grant more", role.AggregationRule)
@@ -220,6 +327,18 @@ func TestRBACIsLeastPrivilege(t *testing.T) {
 			}
 		})
 	}
+}
+
+// allows reports whether rules grant verb on resource (a subresource is written "deployments/scale") of group, as
+// the RBAC authorizer matches them (with its "*" wildcards).
+func allows(rules []rbacv1.PolicyRule, group, resource, verb string) bool {
+	match := func(list []string, v string) bool { return slices.Contains(list, v) || slices.Contains(list, "*") }
+	for _, r := range rules {
+		if match(r.APIGroups, group) && match(r.Resources, resource) && match(r.Verbs, verb) {
+			return true
+		}
+	}
+	return false
 }
 
 func TestDeploymentKeepsItselfAvailable(t *testing.T) {
@@ -289,8 +408,15 @@ func TestDeploymentKeepsItselfAvailable(t *testing.T) {
 			grace := ptr.Deref(pod.TerminationGracePeriodSeconds, 30)
 			sleep := c.Lifecycle.PreStop.Sleep.Seconds
 			delay, drain := seconds(t, args["shutdown-delay"]), seconds(t, args["graceful-shutdown-timeout"])
+			if sleep != set.wantPreStopSleep() {
+				t.Errorf("preStop sleep %d, want server.preStopSleepSeconds %d", sleep, set.wantPreStopSleep())
+			}
 			if sleep <= 0 || sleep >= grace {
 				t.Errorf("preStop sleep %d must be > 0 and < terminationGracePeriodSeconds %d", sleep, grace)
+			}
+			if want := sleep + delay + drain + 5; grace != want {
+				t.Errorf("terminationGracePeriodSeconds %d, want the computed preStop %d + shutdown delay %d + drain %d + 5 = %d",
+					grace, sleep, delay, drain, want)
 			}
 			if delay <= 0 || drain <= 0 {
 				t.Errorf("--shutdown-delay %v and --graceful-shutdown-timeout %v must be set", delay, drain)
@@ -575,7 +701,27 @@ func TestContradictoryValuesFail(t *testing.T) {
 		},
 		"grace period shorter than preStop + delay + drain": {
 			values: "terminationGracePeriodSeconds: 30",
-			want:   "terminationGracePeriodSeconds (30) must be greater than preStopSleepSeconds + server.shutdownDelaySeconds + server.gracefulShutdownTimeoutSeconds (30)",
+			want:   "terminationGracePeriodSeconds (30) must be greater than server.preStopSleepSeconds + server.shutdownDelaySeconds + server.gracefulShutdownTimeoutSeconds (30)",
+		},
+		"grace period shorter than a changed own preStop sleep + delay + drain": {
+			values: "server: {preStopSleepSeconds: 20}\nterminationGracePeriodSeconds: 45",
+			want:   "terminationGracePeriodSeconds (45) must be greater than server.preStopSleepSeconds + server.shutdownDelaySeconds + server.gracefulShutdownTimeoutSeconds (45)",
+		},
+		// The webhook's own preStop sleep moved under server; the old top-level key is an error, not silently ignored.
+		"the old top-level preStopSleepSeconds": {
+			values: "preStopSleepSeconds: 5",
+			want:   "the value preStopSleepSeconds was renamed to server.preStopSleepSeconds",
+			schema: "additional properties 'preStopSleepSeconds' not allowed",
+		},
+		"negative own preStop sleep": {
+			values: "server: {preStopSleepSeconds: -1}",
+			want:   "server.preStopSleepSeconds must be >= 0, got -1",
+			schema: "at '/server/preStopSleepSeconds': minimum: got -1, want 0",
+		},
+		"unknown failurePolicy of the PDB webhook": {
+			values: "webhooks: {podDisruptionBudgets: {failurePolicy: Retry}}",
+			want:   `webhooks.podDisruptionBudgets.failurePolicy must be Ignore or Fail, got "Retry"`,
+			schema: "at '/webhooks/podDisruptionBudgets/failurePolicy'",
 		},
 		"typo in a value name": {
 			values: "mutation: {prestopSleep: 20}",

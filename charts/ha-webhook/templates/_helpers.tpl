@@ -72,7 +72,8 @@ app.kubernetes.io/component: admission-webhook
 
 {{/* The webhook pod's grace period: its own preStop sleep, the shutdown delay and the drain must all fit. */}}
 {{- define "ha-webhook.shutdownSeconds" -}}
-{{- add .Values.preStopSleepSeconds .Values.server.shutdownDelaySeconds .Values.server.gracefulShutdownTimeoutSeconds }}
+{{- $s := .Values.server }}
+{{- add $s.preStopSleepSeconds $s.shutdownDelaySeconds $s.gracefulShutdownTimeoutSeconds }}
 {{- end }}
 
 {{- define "ha-webhook.terminationGracePeriodSeconds" -}}
@@ -158,6 +159,44 @@ always excludes the release namespace and the control plane's namespaces. Same a
 annotations:
   cert-manager.io/inject-ca-from: {{ printf "%s/%s" .Release.Namespace (include "ha-webhook.servingCertificateName" .) }}
 {{- end }}
+{{- end }}
+
+{{/*
+The validating webhooks, in internal/webhookconfig.Validating's order (the chart tests compare them): name and path
+(internal/names), the key under .Values.webhooks holding its failurePolicy, its one rule, and why it exists (rendered
+as a comment). A YAML list, read with fromYamlArray by webhookconfigurations.yaml and _validate.tpl.
+*/}}
+{{- define "ha-webhook.validatingWebhooks" -}}
+- name: deployments.ha-webhook.io
+  path: /validate-apps-v1-deployment
+  values: deployments
+  rule: {apiGroup: apps, apiVersion: v1, resource: deployments, operations: [CREATE, UPDATE]}
+  why: Deployments that a drain or a rollout would take down are rejected.
+- name: deployments-scale.ha-webhook.io
+  path: /validate-apps-v1-deployment-scale
+  values: deploymentsScale
+  rule: {apiGroup: apps, apiVersion: v1, resource: deployments/scale, operations: [UPDATE]}
+  why: "`kubectl scale` and HPAs change replicas through the scale subresource, which the Deployment webhook never sees."
+- name: statefulsets.ha-webhook.io
+  path: /validate-apps-v1-statefulset
+  values: statefulSets
+  rule: {apiGroup: apps, apiVersion: v1, resource: statefulsets, operations: [CREATE, UPDATE]}
+  why: StatefulSets, by the same rules as Deployments.
+- name: statefulsets-scale.ha-webhook.io
+  path: /validate-apps-v1-statefulset-scale
+  values: statefulSetsScale
+  rule: {apiGroup: apps, apiVersion: v1, resource: statefulsets/scale, operations: [UPDATE]}
+  why: The StatefulSet scale subresource, as for Deployments.
+- name: poddisruptionbudgets.ha-webhook.io
+  path: /validate-policy-v1-poddisruptionbudget
+  values: podDisruptionBudgets
+  rule: {apiGroup: policy, apiVersion: v1, resource: poddisruptionbudgets, operations: [CREATE, UPDATE, DELETE]}
+  why: A PDB write that gives a workload a new violation is rejected; a DELETE is never rejected, only warned about.
+- name: horizontalpodautoscalers.ha-webhook.io
+  path: /validate-autoscaling-v2-horizontalpodautoscaler
+  values: horizontalPodAutoscalers
+  rule: {apiGroup: autoscaling, apiVersion: v2, resource: horizontalpodautoscalers, operations: [CREATE, UPDATE]}
+  why: An HPA whose minReplicas gives a workload a new violation is rejected (matchPolicy Equivalent converts autoscaling/v1 writes).
 {{- end }}
 
 {{/* Fields every webhook shares. Takes a dict: root, path, failurePolicy, caBundle. */}}

@@ -37,8 +37,12 @@ schema cannot express. The server's own start-up checks (internal/server Config.
 {{- if or (lt $t 1) (gt $t 30) }}
 {{- fail (printf "ha-webhook: webhooks.timeoutSeconds must be 1-30, got %v" $v.webhooks.timeoutSeconds) }}
 {{- end }}
-{{- range $hook := list "pods" "deployments" "deploymentsScale" }}
-{{- $fp := (index $v.webhooks $hook).failurePolicy }}
+{{- $hooks := list "pods" }}
+{{- range include "ha-webhook.validatingWebhooks" . | fromYamlArray }}
+{{- $hooks = append $hooks .values }}
+{{- end }}
+{{- range $hook := $hooks }}
+{{- $fp := (index $v.webhooks $hook | default dict).failurePolicy }}
 {{- if not (has $fp (list "Ignore" "Fail")) }}
 {{- fail (printf "ha-webhook: webhooks.%s.failurePolicy must be Ignore or Fail, got %q" $hook (toString $fp)) }}
 {{- end }}
@@ -54,8 +58,14 @@ schema cannot express. The server's own start-up checks (internal/server Config.
 {{- else }}
 {{- fail (printf "ha-webhook: tls.mode must be certManager, generate or existingSecret, got %q" (toString $v.tls.mode)) }}
 {{- end }}
+{{- if hasKey $v "preStopSleepSeconds" }}
+{{- fail "ha-webhook: the value preStopSleepSeconds was renamed to server.preStopSleepSeconds (the webhook's own preStop sleep; mutation.prestopSleepSeconds is the one injected into other pods): move it there" }}
+{{- end }}
+{{- if lt (int64 $v.server.preStopSleepSeconds) 0 }}
+{{- fail (printf "ha-webhook: server.preStopSleepSeconds must be >= 0, got %v" $v.server.preStopSleepSeconds) }}
+{{- end }}
 {{- $shutdown := include "ha-webhook.shutdownSeconds" . | int64 }}
 {{- if and $v.terminationGracePeriodSeconds (le (int64 $v.terminationGracePeriodSeconds) $shutdown) }}
-{{- fail (printf "ha-webhook: terminationGracePeriodSeconds (%v) must be greater than preStopSleepSeconds + server.shutdownDelaySeconds + server.gracefulShutdownTimeoutSeconds (%d), or the webhook is killed mid-request; set it to 0 to compute it" $v.terminationGracePeriodSeconds $shutdown) }}
+{{- fail (printf "ha-webhook: terminationGracePeriodSeconds (%v) must be greater than server.preStopSleepSeconds + server.shutdownDelaySeconds + server.gracefulShutdownTimeoutSeconds (%d), or the webhook is killed mid-request; set it to 0 to compute it" $v.terminationGracePeriodSeconds $shutdown) }}
 {{- end }}
 {{- end }}
