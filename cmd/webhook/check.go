@@ -9,9 +9,16 @@ import (
 
 const checkUsage = `Usage: ha-webhook check -f PATH [-f PATH...] [flags]
 
-Checks manifests offline with the webhook's own rules and mutation: every Deployment is validated against the
-PodDisruptionBudgets and HorizontalPodAutoscalers of the same input and namespace, and the pods of every Deployment,
-StatefulSet, DaemonSet, ReplicaSet, Job, CronJob and Pod are shown with what the webhook would inject.
+Checks manifests offline with the webhook's own rules and mutation, as if the input were applied to an opted-in
+namespace:
+  - every Deployment and StatefulSet is validated against the PodDisruptionBudgets, HorizontalPodAutoscalers,
+    Deployments and StatefulSets of the same input and namespace (a PDB's budget is shared by every workload whose
+    pods it selects), with a warning when it passes only because a PDB, an HPA or a workload sharing its PDB comes
+    after it (kubectl apply -f creates objects in input order),
+  - every PodDisruptionBudget gets its own warnings (pdb-unhealthy-eviction: no unhealthyPodEvictionPolicy
+    AlwaysAllow) and their fixes; a PDB is never denied,
+  - the pods of every Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob and Pod are shown with what the
+    webhook would inject.
 
 PATH is a file, a directory (read recursively: .yaml, .yml, .json) or - for standard input. Multi-document YAML,
 JSON streams and kind: List are read; kinds the checks do not use are ignored.
@@ -19,7 +26,8 @@ JSON streams and kind: List are read; kinds the checks do not use are ignored.
 Without an API server to ask, --prestop-mode=auto assumes native preStop sleep is supported (Kubernetes >= 1.30).
 A Namespace object in the input may set its mode with the ha-webhook.io/mode label.
 
-Exit status: 0 nothing denied (always in audit mode), 1 a Deployment would be denied, 2 usage or input error.
+Exit status: 0 nothing denied (always in audit mode; warnings never deny), 1 a Deployment or StatefulSet would be
+denied, 2 usage or input error.
 
 Flags:
 `

@@ -79,7 +79,7 @@ func TestCheckExitCodes(t *testing.T) {
 		},
 		"repeated -f and --filename": {
 			args: []string{"-f", "../../examples/compliant/web.yaml", "--filename", "../../examples/noncompliant/missing-pdb.yaml"}, wantCode: 1,
-			wantStdout: []string{"Deployment shop/web: allowed", "Deployment shop/search: DENIED", "2 checked: 1 denied"},
+			wantStdout: []string{"Deployment shop/web: allowed", "Deployment shop/search: DENIED", "3 checked: 1 denied"},
 		},
 		"rule flags are applied": {
 			args: []string{"-f", "../../examples/compliant/web.yaml", "--min-replicas=4"}, wantCode: 1,
@@ -96,6 +96,22 @@ func TestCheckExitCodes(t *testing.T) {
 		"stdin with a denied Deployment": {
 			args: []string{"--filename=-"}, stdin: readFile(t, "../../examples/noncompliant/two-pdbs.yaml"), wantCode: 1,
 			wantStdout: []string{"pdb-multiple"},
+		},
+		"a StatefulSet is denied like a Deployment": {
+			args: []string{"-f", "../../examples/noncompliant/statefulset-single-replica.yaml"}, wantCode: 1,
+			wantStdout: []string{"StatefulSet shop/ledger: DENIED", "kubectl scale statefulset ledger -n shop --replicas=2", "1 checked: 1 denied"},
+		},
+		"a StatefulSet in audit mode": {
+			args: []string{"-f", "../../examples/noncompliant/statefulset-single-replica.yaml", "--mode", "audit"}, wantCode: 0,
+			wantStdout: []string{"StatefulSet shop/ledger: allowed in audit mode (enforce mode denies it)", "ha-webhook audit: min-replicas"},
+		},
+		"a PDB shared by two Deployments is judged on both": {
+			args: []string{"-f", "../../examples/noncompliant/shared-pdb-unprotective.yaml"}, wantCode: 1,
+			wantStdout: []string{"Deployment shop/email: DENIED", "Deployment shop/sms: DENIED", "lets 2 of 4 shared pods go at once", "3 checked: 2 denied, 1 with warnings"},
+		},
+		"a PDB's warnings never deny": {
+			args: []string{"-f", "-"}, stdin: "apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {name: web}\nspec: {maxUnavailable: 1}\n", wantCode: 0,
+			wantStdout: []string{"PodDisruptionBudget default/web: allowed", "warning: ha-webhook: pdb-unhealthy-eviction: ", "fix: kubectl patch pdb web -n default", "1 checked: 0 denied, 1 with warnings"},
 		},
 		"input without workloads": {
 			args: []string{"-f", "-"}, stdin: "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n", wantCode: 0,

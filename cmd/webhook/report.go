@@ -19,18 +19,22 @@ const reportUsage = `Usage: ha-webhook report [flags]
 
 Reads a cluster and tells what a node-pool upgrade would do to its traffic right now, with the webhook's own rules
 and mutation:
-  - every Deployment with its verdict (validated against its namespace's PodDisruptionBudgets and HPAs),
+  - every Deployment and StatefulSet with its verdict (validated against its namespace's PodDisruptionBudgets and
+    HPAs; a PDB's budget is shared by every Deployment and StatefulSet whose pods it selects),
   - pods serving traffic without ha-webhook's injections (created before it was installed, while it was down, in
     audit mode, or in a namespace not opted in) and what they lack,
   - PodDisruptionBudgets that would stall a drain now (status: 0 disruptions allowed while pods are expected),
+  - PodDisruptionBudgets without unhealthyPodEvictionPolicy AlwaysAllow, as warnings (one pod that is not ready
+    spends the budget and stalls drains),
   - Services whose traffic a drain would cut (one backing pod, or all of them evictable at once),
 then: "an upgrade now would stall on N PDBs and cut traffic to M services".
 
 By default it reads the namespaces labelled ha-webhook.io/enabled=true. It connects with --kubeconfig, else
 $KUBECONFIG, else the in-cluster service account, else ~/.kube/config. It needs get/list on namespaces, deployments,
-pods, poddisruptionbudgets, horizontalpodautoscalers and services.
+statefulsets, pods, poddisruptionbudgets, horizontalpodautoscalers and services.
 
-Exit status: 0 nothing found, 1 something loses traffic or stalls an upgrade, 2 usage or connection error.
+Exit status: 0 nothing found (warnings alone), 1 something loses traffic or stalls an upgrade (a violation, a pod
+without injections, a stalling PDB, a cut Service), 2 usage or connection error.
 
 Flags:
 `

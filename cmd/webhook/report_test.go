@@ -12,7 +12,9 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
@@ -22,7 +24,8 @@ import (
 )
 
 // fakeCluster is an opted-in namespace with a compliant-looking pod template but one replica, no PDB and a pod
-// created without the webhook, plus a namespace that is not opted in.
+// created without the webhook, plus a namespace that is not opted in, holding a single-replica Deployment and a
+// StatefulSet of 3 whose PDB lacks unhealthyPodEvictionPolicy AlwaysAllow.
 func fakeCluster(t *testing.T) connectFunc {
 	t.Helper()
 	labels := map[string]string{"app": "web"}
@@ -55,6 +58,22 @@ func fakeCluster(t *testing.T) connectFunc {
 			},
 		},
 	}
+	queue := map[string]string{"app": "queue"}
+	objs = append(objs,
+		&appsv1.StatefulSet{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "legacy", Name: "queue"},
+			Spec: appsv1.StatefulSetSpec{
+				Replicas: ptr.To[int32](3),
+				Selector: &metav1.LabelSelector{MatchLabels: queue},
+				Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: queue}},
+			},
+		},
+		&policyv1.PodDisruptionBudget{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "legacy", Name: "queue"},
+			Spec: policyv1.PodDisruptionBudgetSpec{MaxUnavailable: ptr.To(intstr.FromInt32(1)),
+				Selector: &metav1.LabelSelector{MatchLabels: queue}},
+		},
+	)
 	c := fake.NewClientBuilder().WithScheme(server.NewScheme()).WithObjects(objs...).Build()
 	return func(string) (client.Reader, bool, error) { return c, true, nil }
 }
@@ -84,11 +103,13 @@ func TestReportCommand(t *testing.T) {
 		},
 		"all namespaces": {
 			args: []string{"-A"}, wantCode: 1,
-			wantStdout: []string{"Namespace legacy (not opted in)", "Deployment old: 2 violations", "2 namespaces, 2 Deployments (2 with violations)"},
+			wantStdout: []string{"Namespace legacy (not opted in)", "Deployment old: 2 violations", "StatefulSet queue: ok (0/3 ready)",
+				"PodDisruptionBudget queue: warning: pdb-unhealthy-eviction: ",
+				"2 namespaces, 3 workloads (2 with violations), 1 serving pod without ha-webhook's injections, 1 PDB warning."},
 		},
 		"one namespace": {
 			args: []string{"-n", "legacy", "-o", "json"}, wantCode: 1,
-			wantStdout: []string{`"scope": "namespaces legacy"`, `"name": "old"`},
+			wantStdout: []string{`"scope": "namespaces legacy"`, `"name": "old"`, `"kind": "StatefulSet"`, `"rule": "pdb-unhealthy-eviction"`},
 		},
 		"mutation flags shape the preview": {
 			args: []string{"--prestop-sleep=20"}, wantCode: 1, wantStdout: []string{"preStop sleep 20s", "terminationGracePeriodSeconds 50"},
@@ -110,7 +131,8 @@ func TestReportCommand(t *testing.T) {
 		"contradiction": {args: []string{"--max-prestop-sleep=700"}, wantCode: 2, wantStderr: []string{"--max-termination-grace-period (600)"}},
 		"help": {
 			args: []string{"--help"}, wantCode: 0,
-			wantStderr: []string{"Usage: ha-webhook report", "--all-namespaces", "--kubeconfig", "--prestop-sleep", "--min-replicas"},
+			wantStderr: []string{"Usage: ha-webhook report", "--all-namespaces", "--kubeconfig", "--prestop-sleep", "--min-replicas",
+				"deployments,\nstatefulsets, pods"},
 		},
 	}
 	for name, tc := range tests {

@@ -49,7 +49,12 @@ func pdb(name, namespace, budget string) string {
 	if namespace != "" {
 		ns = ", namespace: " + namespace
 	}
-	return "apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {name: " + name + ns + "}\nspec: {" + budget + ", selector: {matchLabels: {app: " + name + "}}}"
+	return "apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {name: " + name + ns + "}\nspec: {" + budget + ", selector: {matchLabels: {app: " + name + "}}, unhealthyPodEvictionPolicy: AlwaysAllow}"
+}
+
+// pdbResult is the result of a PodDisruptionBudget that pdb builds: allowed, without warnings.
+func pdbResult(namespace, name string) outcome {
+	return outcome{Object: "PodDisruptionBudget " + namespace + "/" + name, Allowed: true}
 }
 
 func workload(apiVersion, kind, name, templatePath string) string {
@@ -109,15 +114,18 @@ func warningKey(w string) string {
 
 var fullMutation = []string{"app/readinessProbe", "app/preStop", "/terminationGracePeriodSeconds"}
 
+// runCase is one row of the Run tables: the documents of one input, the options, and the outcome of each result.
+type runCase struct {
+	docs []string
+	opts func(*Options)
+	want []outcome
+}
+
 func TestRun(t *testing.T) {
-	tests := map[string]struct {
-		docs []string
-		opts func(*Options)
-		want []outcome
-	}{
+	runTable(t, map[string]runCase{
 		"compliant Deployment": {
 			docs: []string{pdb("web", "shop", "maxUnavailable: 1"), deployment("web", "shop", "\n  replicas: 3")},
-			want: []outcome{{Object: "Deployment shop/web", Allowed: true, Mutations: fullMutation}},
+			want: []outcome{pdbResult("shop", "web"), {Object: "Deployment shop/web", Allowed: true, Mutations: fullMutation}},
 		},
 		"missing PDB": {
 			docs: []string{deployment("web", "shop", "\n  replicas: 3")},
@@ -125,61 +133,61 @@ func TestRun(t *testing.T) {
 		},
 		"PDB of another namespace does not count": {
 			docs: []string{pdb("web", "other", "maxUnavailable: 1"), deployment("web", "shop", "\n  replicas: 3")},
-			want: []outcome{{Object: "Deployment shop/web", Rules: []string{"pdb-missing"}, Mutations: fullMutation}},
+			want: []outcome{pdbResult("other", "web"), {Object: "Deployment shop/web", Rules: []string{"pdb-missing"}, Mutations: fullMutation}},
 		},
 		"objects without a namespace get --namespace": {
 			docs: []string{pdb("web", "", "maxUnavailable: 1"), deployment("web", "", "\n  replicas: 2")},
 			opts: func(o *Options) { o.Namespace = "team-a" },
-			want: []outcome{{Object: "Deployment team-a/web", Allowed: true, Mutations: fullMutation}},
+			want: []outcome{pdbResult("team-a", "web"), {Object: "Deployment team-a/web", Allowed: true, Mutations: fullMutation}},
 		},
 		"PDB without a namespace does not protect a Deployment of another namespace": {
 			docs: []string{pdb("web", "", "maxUnavailable: 1"), deployment("web", "shop", "\n  replicas: 2")},
-			want: []outcome{{Object: "Deployment shop/web", Rules: []string{"pdb-missing"}, Mutations: fullMutation}},
+			want: []outcome{pdbResult("default", "web"), {Object: "Deployment shop/web", Rules: []string{"pdb-missing"}, Mutations: fullMutation}},
 		},
 		// The PDB budget is judged at max(replicas, --min-replicas): at 2 replicas minAvailable 1 lets one pod go.
 		// minAvailable 1 at the 1 replica it runs allows no eviction: the drain stalls today, whatever min-replicas.
 		"single replica": {
 			docs: []string{pdb("web", "shop", "minAvailable: 1"), deployment("web", "shop", "\n  replicas: 1")},
-			want: []outcome{{Object: "Deployment shop/web", Rules: []string{"min-replicas", "pdb-blocks-drain"}, Mutations: fullMutation}},
+			want: []outcome{pdbResult("shop", "web"), {Object: "Deployment shop/web", Rules: []string{"min-replicas", "pdb-blocks-drain"}, Mutations: fullMutation}},
 		},
 		"single replica with a PDB that blocks drains at min-replicas too": {
 			docs: []string{pdb("web", "shop", "maxUnavailable: 0"), deployment("web", "shop", "\n  replicas: 1")},
-			want: []outcome{{Object: "Deployment shop/web", Rules: []string{"min-replicas", "pdb-blocks-drain"}, Mutations: fullMutation}},
+			want: []outcome{pdbResult("shop", "web"), {Object: "Deployment shop/web", Rules: []string{"min-replicas", "pdb-blocks-drain"}, Mutations: fullMutation}},
 		},
 		"single replica with --min-replicas 1: the budget is judged at 1 replica": {
 			docs: []string{pdb("web", "shop", "minAvailable: 1"), deployment("web", "shop", "\n  replicas: 1")},
 			opts: func(o *Options) { o.Rules.MinReplicas = 1 },
-			want: []outcome{{Object: "Deployment shop/web", Rules: []string{"pdb-blocks-drain"}, Mutations: fullMutation}},
+			want: []outcome{pdbResult("shop", "web"), {Object: "Deployment shop/web", Rules: []string{"pdb-blocks-drain"}, Mutations: fullMutation}},
 		},
 		"single replica with --min-replicas 1 and maxUnavailable 1: unprotective": {
 			docs: []string{pdb("web", "shop", "maxUnavailable: 1"), deployment("web", "shop", "\n  replicas: 1")},
 			opts: func(o *Options) { o.Rules.MinReplicas = 1 },
-			want: []outcome{{Object: "Deployment shop/web", Rules: []string{"pdb-unprotective"}, Mutations: fullMutation}},
+			want: []outcome{pdbResult("shop", "web"), {Object: "Deployment shop/web", Rules: []string{"pdb-unprotective"}, Mutations: fullMutation}},
 		},
 		"two PDBs": {
 			docs: []string{pdb("web", "shop", "maxUnavailable: 1"), strings.Replace(pdb("web", "shop", "maxUnavailable: 1"), "name: web", "name: web-old", 1), deployment("web", "shop", "\n  replicas: 3")},
-			want: []outcome{{Object: "Deployment shop/web", Rules: []string{"pdb-multiple"}, Mutations: fullMutation}},
+			want: []outcome{pdbResult("shop", "web"), pdbResult("shop", "web-old"), {Object: "Deployment shop/web", Rules: []string{"pdb-multiple"}, Mutations: fullMutation}},
 		},
 		"HPA minReplicas counts when replicas are unset": {
 			docs: []string{
 				"apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {name: web, namespace: shop}\nspec: {scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}, minReplicas: 2, maxReplicas: 5}",
 				pdb("web", "shop", "maxUnavailable: 1"), deployment("web", "shop", ""),
 			},
-			want: []outcome{{Object: "Deployment shop/web", Allowed: true, Mutations: fullMutation}},
+			want: []outcome{pdbResult("shop", "web"), {Object: "Deployment shop/web", Allowed: true, Mutations: fullMutation}},
 		},
 		"autoscaling/v1 HPA is read too": {
 			docs: []string{
 				"apiVersion: autoscaling/v1\nkind: HorizontalPodAutoscaler\nmetadata: {name: web, namespace: shop}\nspec: {scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}, maxReplicas: 5}",
 				pdb("web", "shop", "maxUnavailable: 1"), deployment("web", "shop", "\n  replicas: 4"),
 			},
-			want: []outcome{{Object: "Deployment shop/web", Rules: []string{"min-replicas"}, Mutations: fullMutation}},
+			want: []outcome{pdbResult("shop", "web"), {Object: "Deployment shop/web", Rules: []string{"min-replicas"}, Mutations: fullMutation}},
 		},
 		"HPA of another Deployment does not count": {
 			docs: []string{
 				"apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {name: api, namespace: shop}\nspec: {scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: api}, minReplicas: 3, maxReplicas: 5}",
 				pdb("web", "shop", "maxUnavailable: 1"), deployment("web", "shop", ""),
 			},
-			want: []outcome{{Object: "Deployment shop/web", Rules: []string{"min-replicas"}, Mutations: fullMutation}},
+			want: []outcome{pdbResult("shop", "web"), {Object: "Deployment shop/web", Rules: []string{"min-replicas"}, Mutations: fullMutation}},
 		},
 		"audit mode allows and warns": {
 			docs: []string{deployment("web", "shop", "\n  replicas: 1")},
@@ -205,14 +213,14 @@ func TestRun(t *testing.T) {
 			want: []outcome{{
 				Object: "Deployment shop/web", Allowed: true, Mutations: fullMutation,
 				Warnings: []string{"ha-webhook: apply the PodDisruptionBudget before this Deployment: in this input's order it is denied (pdb-missing)"},
-			}},
+			}, pdbResult("shop", "web")},
 		},
 		"HPA after the Deployment: apply-order warning": {
 			docs: []string{
 				pdb("web", "shop", "maxUnavailable: 1"), deployment("web", "shop", ""),
 				"apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {name: web, namespace: shop}\nspec: {scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}, minReplicas: 2, maxReplicas: 5}",
 			},
-			want: []outcome{{
+			want: []outcome{pdbResult("shop", "web"), {
 				Object: "Deployment shop/web", Allowed: true, Mutations: fullMutation,
 				Warnings: []string{"ha-webhook: apply the HorizontalPodAutoscaler before this Deployment: in this input's order it is denied (min-replicas)"},
 			}},
@@ -222,7 +230,7 @@ func TestRun(t *testing.T) {
 				pdb("web", "shop", "minAvailable: 2"), deployment("web", "shop", ""),
 				"apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {name: web, namespace: shop}\nspec: {scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}, minReplicas: 3, maxReplicas: 5}",
 			},
-			want: []outcome{{
+			want: []outcome{pdbResult("shop", "web"), {
 				Object: "Deployment shop/web", Allowed: true, Mutations: fullMutation,
 				Warnings: []string{"ha-webhook: apply the HorizontalPodAutoscaler before this Deployment: in this input's order it is denied (min-replicas,pdb-blocks-drain)"},
 			}},
@@ -230,7 +238,7 @@ func TestRun(t *testing.T) {
 		"no apply-order warning in audit mode": {
 			docs: []string{deployment("web", "shop", "\n  replicas: 3"), pdb("web", "shop", "maxUnavailable: 1")},
 			opts: func(o *Options) { o.Mode = policy.ModeAudit },
-			want: []outcome{{Object: "Deployment shop/web", Allowed: true, Mutations: fullMutation}},
+			want: []outcome{{Object: "Deployment shop/web", Allowed: true, Mutations: fullMutation}, pdbResult("shop", "web")},
 		},
 		"exempt Deployment": {
 			docs: []string{strings.Replace(deployment("web", "shop", "\n  replicas: 1"), "name: web", "name: web\n  annotations: {ha-webhook.io/exempt: singleton leader}", 1)},
@@ -250,7 +258,7 @@ func TestRun(t *testing.T) {
 		"--min-replicas": {
 			docs: []string{pdb("web", "shop", "maxUnavailable: 1"), deployment("web", "shop", "\n  replicas: 2")},
 			opts: func(o *Options) { o.Rules.MinReplicas = 3 },
-			want: []outcome{{Object: "Deployment shop/web", Rules: []string{"min-replicas"}, Mutations: fullMutation}},
+			want: []outcome{pdbResult("shop", "web"), {Object: "Deployment shop/web", Rules: []string{"min-replicas"}, Mutations: fullMutation}},
 		},
 		"scaled to zero": {
 			docs: []string{deployment("web", "shop", "\n  replicas: 0")},
@@ -258,12 +266,11 @@ func TestRun(t *testing.T) {
 		},
 		"Recreate strategy warns": {
 			docs: []string{pdb("web", "shop", "maxUnavailable: 1"), deployment("web", "shop", "\n  replicas: 2\n  strategy: {type: Recreate}")},
-			want: []outcome{{Object: "Deployment shop/web", Allowed: true, Warnings: []string{"ha-webhook: strategy-recreate"}, Mutations: fullMutation}},
+			want: []outcome{pdbResult("shop", "web"), {Object: "Deployment shop/web", Allowed: true, Warnings: []string{"ha-webhook: strategy-recreate"}, Mutations: fullMutation}},
 		},
-		"every workload kind is previewed, other kinds are ignored": {
+		"the pods of every kind are previewed, other kinds are ignored": {
 			docs: []string{
 				"apiVersion: v1\nkind: Service\nmetadata: {name: s, namespace: ns}\nspec: {ports: [{port: 80}]}",
-				workload("apps/v1", "StatefulSet", "sts", "{serviceName: sts, selector: {matchLabels: {app: sts}}, template: TEMPLATE}"),
 				workload("apps/v1", "DaemonSet", "ds", "{selector: {matchLabels: {app: ds}}, template: TEMPLATE}"),
 				workload("apps/v1", "ReplicaSet", "rs", "{selector: {matchLabels: {app: rs}}, template: TEMPLATE}"),
 				workload("batch/v1", "CronJob", "cj", "{schedule: '@daily', jobTemplate: {spec: {template: TEMPLATE}}}"),
@@ -271,7 +278,6 @@ func TestRun(t *testing.T) {
 				"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm, namespace: ns}",
 			},
 			want: []outcome{
-				{Object: "StatefulSet ns/sts", Allowed: true, Mutations: []string{"c/readinessProbe", "c/preStop", "/terminationGracePeriodSeconds"}},
 				{Object: "DaemonSet ns/ds", Allowed: true, Mutations: []string{"c/readinessProbe", "c/preStop", "/terminationGracePeriodSeconds"}},
 				{Object: "ReplicaSet ns/rs", Allowed: true, Mutations: []string{"c/readinessProbe", "c/preStop", "/terminationGracePeriodSeconds"}},
 				// A CronJob's template has no restartPolicy Always: the API server requires Never or OnFailure, and
@@ -304,7 +310,12 @@ func TestRun(t *testing.T) {
 		"nothing to check": {
 			docs: []string{"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm}"},
 		},
-	}
+	})
+}
+
+// runTable runs each case and compares its outcomes; Run must never modify its input.
+func runTable(t *testing.T, tests map[string]runCase) {
+	t.Helper()
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			opts := DefaultOptions()
@@ -518,6 +529,8 @@ func FuzzRun(f *testing.F) {
 	f.Add([]byte("apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {name: p}\nspec: {maxUnavailable: 'x%', selector: {matchExpressions: [{key: app, operator: Bogus}]}}\n---\n" + deployment("web", "", "")))
 	f.Add([]byte("apiVersion: autoscaling/v1\nkind: HorizontalPodAutoscaler\nmetadata: {name: h}\nspec: {scaleTargetRef: {apiVersion: '/', kind: Deployment, name: web}, minReplicas: -1, maxReplicas: 0}\n---\n" + deployment("web", "", "")))
 	f.Add([]byte("apiVersion: v1\nkind: Pod\nmetadata: {name: p, annotations: {ha-webhook.io/prestop-sleep-seconds: '99999999999999999999', ha-webhook.io/readiness-port: '0'}}\nspec: {terminationGracePeriodSeconds: -5, containers: [{name: c, ports: [{containerPort: 0}, {name: x, protocol: SCTP}]}]}"))
+	f.Add([]byte(sharedPDB("shop", "", "minAvailable: 300%") + "\n---\n" + partOf(statefulSet("db", "", "\n  replicas: -1"), "shop") + "\n---\n" +
+		partOf(deployment("web", "", ""), "shop") + "\n---\napiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {name: p}\nspec: {unhealthyPodEvictionPolicy: Bogus}"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		objs, _ := manifest.Decode("fuzz.yaml", data)
 		for _, mode := range []policy.Mode{policy.ModeEnforce, policy.ModeAudit} {

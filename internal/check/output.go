@@ -37,6 +37,9 @@ func (r Report) writeText(b *strings.Builder) error {
 		fmt.Fprintf(b, "%s %s/%s: %s\n", res.Kind, res.Namespace, res.Name, status(res))
 		fmt.Fprintf(b, "  source: %s\n", res.Source)
 		res.Verdict.Write(b, "  ")
+		for _, fix := range res.Fixes {
+			fmt.Fprintf(b, "  fix: %s\n", fix)
+		}
 		if res.NotMutated != "" {
 			fmt.Fprintf(b, "  pods left alone: %s\n", res.NotMutated)
 		}
@@ -54,7 +57,7 @@ func (r Report) writeText(b *strings.Builder) error {
 		b.WriteString("\n")
 	}
 	if len(r.Results) == 0 {
-		b.WriteString("No Deployments, StatefulSets, DaemonSets, ReplicaSets, Jobs, CronJobs or Pods found.\n")
+		b.WriteString("No Deployments, StatefulSets, DaemonSets, ReplicaSets, Jobs, CronJobs, Pods or PodDisruptionBudgets found.\n")
 	} else {
 		fmt.Fprintf(b, "%d checked: %d denied, %d with warnings.\n", len(r.Results), denied, warned)
 	}
@@ -70,7 +73,7 @@ func status(res Result) string {
 	case res.Validated:
 		return "allowed"
 	}
-	return "allowed (only Deployments are validated)"
+	return "allowed (only Deployments and StatefulSets are validated)"
 }
 
 func compactJSON(v any) (string, error) {

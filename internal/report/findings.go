@@ -109,6 +109,16 @@ func stalling(p *policyv1.PodDisruptionBudget) (PDB, bool) {
 	return out, true
 }
 
+// pdbWarnings are the findings of the warning-only rules on p itself, as the webhook warns them when p is written:
+// without unhealthyPodEvictionPolicy AlwaysAllow, one pod that is not ready spends the budget and stalls drains.
+func pdbWarnings(p *policyv1.PodDisruptionBudget) []PDBWarning {
+	var out []PDBWarning
+	for _, v := range validate.PDBAdvisories(p) {
+		out = append(out, PDBWarning{Namespace: p.Namespace, Name: p.Name, Rule: v.Rule, Why: v.Why, Fix: v.Fix})
+	}
+	return out
+}
+
 func selectorString(p *policyv1.PodDisruptionBudget) string {
 	if p.Spec.Selector == nil {
 		return "<none>"
@@ -170,14 +180,15 @@ func cutService(s *corev1.Service, running []*corev1.Pod, pdbs []*policyv1.PodDi
 func summarize(r Report) Summary {
 	s := Summary{
 		Namespaces:     len(r.Namespaces),
-		Deployments:    len(r.Deployments),
+		Workloads:      len(r.Workloads),
 		UninjectedPods: len(r.UninjectedPods),
 		StallingPDBs:   len(r.StallingPDBs),
+		PDBWarnings:    len(r.PDBWarnings),
 		CutServices:    len(r.CutServices),
 	}
-	for _, d := range r.Deployments {
-		if len(d.Violations) > 0 {
-			s.DeploymentsWithViolations++
+	for _, w := range r.Workloads {
+		if len(w.Violations) > 0 {
+			s.WorkloadsWithViolations++
 		}
 	}
 	s.Text = fmt.Sprintf("an upgrade now would stall on %s and cut traffic to %s",

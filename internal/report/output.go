@@ -20,8 +20,8 @@ func Write(w io.Writer, r Report, format string) error {
 // WriteJSON prints the report as one indented JSON object.
 func WriteJSON(w io.Writer, r Report) error { return Write(w, r, printer.JSON) }
 
-// WriteText prints one block per namespace — its Deployments with their verdicts, pods without injections, PDBs that
-// would stall a drain, Services a drain would cut — then the summary.
+// WriteText prints one block per namespace — its Deployments and StatefulSets with their verdicts, pods without
+// injections, PDBs that would stall a drain, PDB warnings, Services a drain would cut — then the summary.
 func WriteText(w io.Writer, r Report) error { return Write(w, r, printer.Text) }
 
 func (r Report) writeText(b *strings.Builder) error {
@@ -43,9 +43,10 @@ func (r Report) writeText(b *strings.Builder) error {
 			"=true, or use --all-namespaces.\n")
 	}
 	s := r.Summary
-	fmt.Fprintf(b, "\n%s, %s (%d with violations), %s without ha-webhook's injections.\n",
-		plural(s.Namespaces, "namespace", "namespaces"), plural(s.Deployments, "Deployment", "Deployments"),
-		s.DeploymentsWithViolations, plural(s.UninjectedPods, "serving pod", "serving pods"))
+	fmt.Fprintf(b, "\n%s, %s (%d with violations), %s without ha-webhook's injections, %s.\n",
+		plural(s.Namespaces, "namespace", "namespaces"), plural(s.Workloads, "workload", "workloads"),
+		s.WorkloadsWithViolations, plural(s.UninjectedPods, "serving pod", "serving pods"),
+		plural(s.PDBWarnings, "PDB warning", "PDB warnings"))
 	b.WriteString(strings.ToUpper(s.Text[:1]) + s.Text[1:] + ".\n")
 	return nil
 }
@@ -58,17 +59,17 @@ func writeNamespace(b *strings.Builder, r Report, ns Namespace) bool {
 	}
 	fmt.Fprintf(b, "Namespace %s (%s)\n", ns.Name, state)
 	empty := true
-	for _, d := range r.Deployments {
-		if d.Namespace != ns.Name {
+	for _, w := range r.Workloads {
+		if w.Namespace != ns.Name {
 			continue
 		}
 		empty = false
 		status := "ok"
-		if n := len(d.Violations); n > 0 {
+		if n := len(w.Violations); n > 0 {
 			status = plural(n, "violation", "violations")
 		}
-		fmt.Fprintf(b, "  Deployment %s: %s (%d/%d ready)\n", d.Name, status, d.ReadyReplicas, d.Replicas)
-		d.Verdict.Write(b, "    ")
+		fmt.Fprintf(b, "  %s %s: %s (%d/%d ready)\n", w.Kind, w.Name, status, w.ReadyReplicas, w.Replicas)
+		w.Verdict.Write(b, "    ")
 	}
 	for _, g := range podGroups(r.UninjectedPods, ns.Name) {
 		empty = false
@@ -88,6 +89,13 @@ func writeNamespace(b *strings.Builder, r Report, ns Namespace) bool {
 	for _, p := range r.StallingPDBs {
 		if p.Namespace == ns.Name {
 			findings = append(findings, [3]string{"PodDisruptionBudget " + p.Name + ": would stall a drain", p.Why, p.Fix})
+		}
+	}
+	for _, p := range r.PDBWarnings {
+		if p.Namespace == ns.Name {
+			// The block names the PDB already.
+			why := strings.TrimPrefix(p.Why, "PDB "+p.Name+": ")
+			findings = append(findings, [3]string{"PodDisruptionBudget " + p.Name + ": warning: " + p.Rule, why, p.Fix})
 		}
 	}
 	for _, s := range r.CutServices {

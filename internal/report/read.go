@@ -79,17 +79,19 @@ func Read(ctx context.Context, r client.Reader, scope Scope) (Input, error) {
 // readNamespace appends the namespace's objects to in ("" means every namespace).
 func readNamespace(ctx context.Context, r client.Reader, ns string, in *Input) error {
 	var (
-		deployments appsv1.DeploymentList
-		pods        corev1.PodList
-		pdbs        policyv1.PodDisruptionBudgetList
-		hpas        autoscalingv2.HorizontalPodAutoscalerList
-		services    corev1.ServiceList
+		deployments  appsv1.DeploymentList
+		statefulSets appsv1.StatefulSetList
+		pods         corev1.PodList
+		pdbs         policyv1.PodDisruptionBudgetList
+		hpas         autoscalingv2.HorizontalPodAutoscalerList
+		services     corev1.ServiceList
 	)
 	for _, l := range []struct {
 		list    client.ObjectList
 		collect func()
 	}{
 		{&deployments, func() { in.Deployments = append(in.Deployments, deployments.Items...) }},
+		{&statefulSets, func() { in.StatefulSets = append(in.StatefulSets, statefulSets.Items...) }},
 		{&pods, func() { in.Pods = append(in.Pods, pods.Items...) }},
 		{&pdbs, func() { in.PDBs = append(in.PDBs, pdbs.Items...) }},
 		{&hpas, func() { in.HPAs = append(in.HPAs, hpas.Items...) }},
@@ -130,6 +132,8 @@ func kindOf(l client.ObjectList) string {
 		return "namespaces"
 	case *appsv1.DeploymentList:
 		return "deployments"
+	case *appsv1.StatefulSetList:
+		return "statefulsets"
 	case *corev1.PodList:
 		return "pods"
 	case *policyv1.PodDisruptionBudgetList:

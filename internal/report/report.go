@@ -1,7 +1,8 @@
 // Package report answers, for a running cluster, "what would a node-pool upgrade do to my traffic right now?"
 // (`ha-webhook report`). Build is pure: it reads typed lists (no client, no context) and runs exactly the rule and
-// mutation code the webhook runs — validate.Deployment with the namespace's PDBs and HPAs, and mutate.Pod on a copy of
-// each pod. read.go is the thin layer that fills the lists from an API server.
+// mutation code the webhook runs — validate.Check on each Deployment and StatefulSet with the namespace's PDBs, HPAs
+// and workloads (a PDB's budget is shared by every workload it selects), validate.PDBAdvisories on each PDB, and
+// mutate.Pod on a copy of each pod. read.go is the thin layer that fills the lists from an API server.
 package report
 
 import (
@@ -18,10 +19,10 @@ import (
 	"github.com/ha-webhook/ha-webhook/internal/validate"
 )
 
-// Problems reports whether anything was found that loses traffic or stalls an upgrade.
+// Problems reports whether anything was found that loses traffic or stalls an upgrade. Warnings are no problems.
 func (r Report) Problems() bool {
 	s := r.Summary
-	return s.DeploymentsWithViolations+s.UninjectedPods+s.StallingPDBs+s.CutServices > 0
+	return s.WorkloadsWithViolations+s.UninjectedPods+s.StallingPDBs+s.CutServices > 0
 }
 
 // Build computes the report. It never mutates in.
@@ -29,17 +30,18 @@ func Build(in Input, opts Options) Report {
 	r := Report{
 		Scope:          opts.Scope.Describe(),
 		Namespaces:     []Namespace{},
-		Deployments:    []Deployment{},
+		Workloads:      []Workload{},
 		UninjectedPods: []Pod{},
 		StallingPDBs:   []PDB{},
+		PDBWarnings:    []PDBWarning{},
 		CutServices:    []Service{},
 	}
 	sc := scope(in, opts)
 	for _, ns := range sc.namespaces {
 		r.Namespaces = append(r.Namespaces, ns)
 	}
-	for _, d := range sc.deployments {
-		r.Deployments = append(r.Deployments, deploymentResult(d, *sc.cluster(d.Namespace), opts.Rules))
+	for _, w := range sc.workloads {
+		r.Workloads = append(r.Workloads, workloadResult(w, *sc.cluster(w.Namespace), opts.Rules))
 	}
 	for _, p := range sc.running {
 		if pod, ok := uninjected(p, sc.namespaces[p.Namespace], sc.deploymentsIn[p.Namespace], opts.Mutate); ok {
@@ -50,6 +52,7 @@ func Build(in Input, opts Options) Report {
 		if pdb, ok := stalling(p); ok {
 			r.StallingPDBs = append(r.StallingPDBs, pdb)
 		}
+		r.PDBWarnings = append(r.PDBWarnings, pdbWarnings(p)...)
 	}
 	for _, s := range sc.services {
 		if svc, ok := cutService(s, sc.running, sc.cluster(s.Namespace).PDBs); ok {
@@ -57,9 +60,10 @@ func Build(in Input, opts Options) Report {
 		}
 	}
 	sortByKey(r.Namespaces, func(n Namespace) string { return n.Name })
-	sortByKey(r.Deployments, func(d Deployment) string { return d.Namespace + "/" + d.Name })
+	sortByKey(r.Workloads, func(w Workload) string { return w.Namespace + "/" + w.Kind + "/" + w.Name })
 	sortByKey(r.UninjectedPods, func(p Pod) string { return p.Namespace + "/" + p.Name })
 	sortByKey(r.StallingPDBs, func(p PDB) string { return p.Namespace + "/" + p.Name })
+	sortByKey(r.PDBWarnings, func(p PDBWarning) string { return p.Namespace + "/" + p.Name + "/" + p.Rule })
 	sortByKey(r.CutServices, func(s Service) string { return s.Namespace + "/" + s.Name })
 	r.Summary = summarize(r)
 	return r
@@ -67,9 +71,10 @@ func Build(in Input, opts Options) Report {
 
 // scoped is the input restricted to the namespaces in scope, indexed the way the findings read it.
 type scoped struct {
-	namespaces    map[string]Namespace
-	clusters      map[string]*validate.Cluster
-	deployments   []*appsv1.Deployment
+	namespaces map[string]Namespace
+	clusters   map[string]*validate.Cluster
+	// workloads are the Deployments and StatefulSets, with their ready replicas.
+	workloads     []workload
 	deploymentsIn map[string][]*appsv1.Deployment
 	running       []*corev1.Pod
 	pdbs          []*policyv1.PodDisruptionBudget
@@ -95,8 +100,13 @@ func scope(in Input, opts Options) *scoped {
 	}
 	for i := range in.Deployments {
 		if d := &in.Deployments[i]; sc.has(d.Namespace) {
-			sc.deployments = append(sc.deployments, d)
+			sc.addWorkload(validate.DeploymentWorkload(d), d.Status.ReadyReplicas)
 			sc.deploymentsIn[d.Namespace] = append(sc.deploymentsIn[d.Namespace], d)
+		}
+	}
+	for i := range in.StatefulSets {
+		if s := &in.StatefulSets[i]; sc.has(s.Namespace) {
+			sc.addWorkload(validate.StatefulSetWorkload(s), s.Status.ReadyReplicas)
 		}
 	}
 	for i := range in.Pods {
@@ -117,7 +127,20 @@ func (sc *scoped) has(namespace string) bool {
 	return ok
 }
 
-// cluster is the namespace's PDBs and HPAs, as the rules read them.
+// workload is a Deployment or StatefulSet as the rules read it, and its ready replicas (from its status).
+type workload struct {
+	validate.Workload
+	ready int32
+}
+
+// addWorkload records a workload, and counts it in its namespace's cluster: a PDB's budget is shared by the pods of
+// every workload it selects.
+func (sc *scoped) addWorkload(w validate.Workload, ready int32) {
+	sc.workloads = append(sc.workloads, workload{w, ready})
+	sc.cluster(w.Namespace).Workloads = append(sc.cluster(w.Namespace).Workloads, w)
+}
+
+// cluster is the namespace's PDBs, HPAs and workloads, as the rules read them.
 func (sc *scoped) cluster(namespace string) *validate.Cluster {
 	c, ok := sc.clusters[namespace]
 	if !ok {
@@ -156,17 +179,18 @@ func selectNamespaces(all []corev1.Namespace, opts Options) map[string]Namespace
 	return out
 }
 
-func deploymentResult(d *appsv1.Deployment, c validate.Cluster, rules validate.Options) Deployment {
-	out := Deployment{
-		Namespace:     d.Namespace,
-		Name:          d.Name,
+func workloadResult(w workload, c validate.Cluster, rules validate.Options) Workload {
+	out := Workload{
+		Kind:          w.Kind,
+		Namespace:     w.Namespace,
+		Name:          w.Name,
 		Replicas:      1,
-		ReadyReplicas: d.Status.ReadyReplicas,
+		ReadyReplicas: w.ready,
 		// As in enforce mode, the warnings are the advisories, the exemption and the notes; violations are apart.
-		Verdict: printer.NewVerdict(validate.Deployment(d, c, rules), false),
+		Verdict: printer.NewVerdict(validate.Check(w.Workload, c, rules), false),
 	}
-	if d.Spec.Replicas != nil {
-		out.Replicas = *d.Spec.Replicas
+	if w.Replicas != nil {
+		out.Replicas = *w.Replicas
 	}
 	return out
 }

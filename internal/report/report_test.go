@@ -48,6 +48,16 @@ func deployment(ns, name string, replicas int32) appsv1.Deployment {
 	}
 }
 
+func statefulSet(ns, name string, replicas int32) appsv1.StatefulSet {
+	d := deployment(ns, name, replicas)
+	return appsv1.StatefulSet{
+		ObjectMeta: d.ObjectMeta,
+		Spec: appsv1.StatefulSetSpec{Replicas: d.Spec.Replicas, Selector: d.Spec.Selector, Template: d.Spec.Template,
+			ServiceName: name},
+		Status: appsv1.StatefulSetStatus{ReadyReplicas: replicas},
+	}
+}
+
 func podSpec() corev1.PodSpec {
 	return corev1.PodSpec{
 		RestartPolicy:                 corev1.RestartPolicyAlways,
@@ -111,8 +121,9 @@ func pdb(ns, app string, maxUnavailable intstr.IntOrString, s pdbStatus) policyv
 	return policyv1.PodDisruptionBudget{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: app},
 		Spec: policyv1.PodDisruptionBudgetSpec{
-			MaxUnavailable: ptr.To(maxUnavailable),
-			Selector:       &metav1.LabelSelector{MatchLabels: map[string]string{"app": app}},
+			MaxUnavailable:             ptr.To(maxUnavailable),
+			Selector:                   &metav1.LabelSelector{MatchLabels: map[string]string{"app": app}},
+			UnhealthyPodEvictionPolicy: ptr.To(policyv1.AlwaysAllow),
 		},
 		Status: policyv1.PodDisruptionBudgetStatus{DisruptionsAllowed: s.allowed, CurrentHealthy: s.healthy,
 			DesiredHealthy: s.desired, ExpectedPods: s.expected},
@@ -141,6 +152,7 @@ func merge(ins ...Input) Input {
 	for _, in := range ins {
 		out.Namespaces = append(out.Namespaces, in.Namespaces...)
 		out.Deployments = append(out.Deployments, in.Deployments...)
+		out.StatefulSets = append(out.StatefulSets, in.StatefulSets...)
 		out.Pods = append(out.Pods, in.Pods...)
 		out.PDBs = append(out.PDBs, in.PDBs...)
 		out.HPAs = append(out.HPAs, in.HPAs...)
@@ -153,24 +165,28 @@ func merge(ins ...Input) Input {
 // which internal/validate owns.
 type outcome struct {
 	Namespaces  []string
-	Deployments map[string][]string // "ns/name" → rules
+	Workloads   map[string][]string // "Kind ns/name" → rules
 	Pods        map[string]string   // "ns/name (owner)" → missing fields
 	PDBs        []string
+	PDBWarnings []string          // "ns/name rule"
 	Services    map[string]string // "ns/name" → first words of why
 	Summary     string
 }
 
 func outcomeOf(r Report) outcome {
-	o := outcome{Deployments: map[string][]string{}, Pods: map[string]string{}, Services: map[string]string{}, Summary: r.Summary.Text}
+	o := outcome{Workloads: map[string][]string{}, Pods: map[string]string{}, Services: map[string]string{}, Summary: r.Summary.Text}
 	for _, ns := range r.Namespaces {
 		o.Namespaces = append(o.Namespaces, ns.Name)
 	}
-	for _, d := range r.Deployments {
+	for _, w := range r.Workloads {
 		rules := []string{}
-		for _, v := range d.Violations {
+		for _, v := range w.Violations {
 			rules = append(rules, v.Rule)
 		}
-		o.Deployments[d.Namespace+"/"+d.Name] = rules
+		o.Workloads[w.Kind+" "+w.Namespace+"/"+w.Name] = rules
+	}
+	for _, p := range r.PDBWarnings {
+		o.PDBWarnings = append(o.PDBWarnings, p.Namespace+"/"+p.Name+" "+p.Rule)
 	}
 	for _, p := range r.UninjectedPods {
 		var fields []string
@@ -203,13 +219,13 @@ func TestBuild(t *testing.T) {
 	}{
 		"compliant namespace: nothing to report": {
 			in: merge(Input{Namespaces: []corev1.Namespace{optedIn("shop")}}, healthy("shop", "web")),
-			want: outcome{Namespaces: []string{"shop"}, Deployments: map[string][]string{"shop/web": {}},
+			want: outcome{Namespaces: []string{"shop"}, Workloads: map[string][]string{"Deployment shop/web": {}},
 				Pods: map[string]string{}, Services: map[string]string{},
 				Summary: "an upgrade now would stall on 0 PDBs and cut traffic to 0 services"},
 		},
 		"namespaces not opted in are left out by default": {
 			in: merge(Input{Namespaces: []corev1.Namespace{optedIn("shop"), namespace("legacy")}}, healthy("shop", "web"), legacy),
-			want: outcome{Namespaces: []string{"shop"}, Deployments: map[string][]string{"shop/web": {}},
+			want: outcome{Namespaces: []string{"shop"}, Workloads: map[string][]string{"Deployment shop/web": {}},
 				Pods: map[string]string{}, Services: map[string]string{},
 				Summary: "an upgrade now would stall on 0 PDBs and cut traffic to 0 services"},
 		},
@@ -217,22 +233,22 @@ func TestBuild(t *testing.T) {
 			in:    merge(Input{Namespaces: []corev1.Namespace{optedIn("shop"), namespace("legacy")}}, healthy("shop", "web"), legacy),
 			scope: Scope{AllNamespaces: true},
 			want: outcome{
-				Namespaces:  []string{"legacy", "shop"},
-				Deployments: map[string][]string{"legacy/inventory": {"min-replicas", "pdb-missing"}, "shop/web": {}},
-				Pods:        map[string]string{"legacy/inventory-rs-a (Deployment/inventory)": allInjected},
-				Services:    map[string]string{"legacy/inventory": "1 backing pod:"},
-				Summary:     "an upgrade now would stall on 0 PDBs and cut traffic to 1 service",
+				Namespaces: []string{"legacy", "shop"},
+				Workloads:  map[string][]string{"Deployment legacy/inventory": {"min-replicas", "pdb-missing"}, "Deployment shop/web": {}},
+				Pods:       map[string]string{"legacy/inventory-rs-a (Deployment/inventory)": allInjected},
+				Services:   map[string]string{"legacy/inventory": "1 backing pod:"},
+				Summary:    "an upgrade now would stall on 0 PDBs and cut traffic to 1 service",
 			},
 		},
 		"explicit namespaces, opted in or not": {
 			in:    merge(Input{Namespaces: []corev1.Namespace{optedIn("shop"), namespace("legacy")}}, healthy("shop", "web"), legacy),
 			scope: Scope{Namespaces: []string{"legacy"}},
 			want: outcome{
-				Namespaces:  []string{"legacy"},
-				Deployments: map[string][]string{"legacy/inventory": {"min-replicas", "pdb-missing"}},
-				Pods:        map[string]string{"legacy/inventory-rs-a (Deployment/inventory)": allInjected},
-				Services:    map[string]string{"legacy/inventory": "1 backing pod:"},
-				Summary:     "an upgrade now would stall on 0 PDBs and cut traffic to 1 service",
+				Namespaces: []string{"legacy"},
+				Workloads:  map[string][]string{"Deployment legacy/inventory": {"min-replicas", "pdb-missing"}},
+				Pods:       map[string]string{"legacy/inventory-rs-a (Deployment/inventory)": allInjected},
+				Services:   map[string]string{"legacy/inventory": "1 backing pod:"},
+				Summary:    "an upgrade now would stall on 0 PDBs and cut traffic to 1 service",
 			},
 		},
 		"pods that need nothing or are not serving are not listed": {
@@ -249,7 +265,7 @@ func TestBuild(t *testing.T) {
 					pod("shop", "web", "done", func(p *corev1.Pod) { p.Status.Phase = corev1.PodSucceeded }),
 				},
 			},
-			want: outcome{Namespaces: []string{"shop"}, Deployments: map[string][]string{}, Pods: map[string]string{},
+			want: outcome{Namespaces: []string{"shop"}, Workloads: map[string][]string{}, Pods: map[string]string{},
 				Services: map[string]string{}, Summary: "an upgrade now would stall on 0 PDBs and cut traffic to 0 services"},
 		},
 		"uninjected pods: owners and what the webhook would add": {
@@ -264,8 +280,8 @@ func TestBuild(t *testing.T) {
 				},
 			},
 			want: outcome{
-				Namespaces:  []string{"shop"},
-				Deployments: map[string][]string{"shop/web": {"pdb-missing"}},
+				Namespaces: []string{"shop"},
+				Workloads:  map[string][]string{"Deployment shop/web": {"pdb-missing"}},
 				Pods: map[string]string{
 					"shop/db-rs-0 (StatefulSet/db)":             allInjected,
 					"shop/debug-rs-x ()":                        allInjected,
@@ -287,7 +303,7 @@ func TestBuild(t *testing.T) {
 					pdb("shop", "fine", intstr.FromInt32(1), pdbStatus{1, 3, 2, 3}),
 				}},
 			),
-			want: outcome{Namespaces: []string{"shop"}, Deployments: map[string][]string{}, Pods: map[string]string{},
+			want: outcome{Namespaces: []string{"shop"}, Workloads: map[string][]string{}, Pods: map[string]string{},
 				PDBs: []string{"shop/mid-drain", "shop/unhealthy", "shop/zero-budget"}, Services: map[string]string{},
 				Summary: "an upgrade now would stall on 3 PDBs and cut traffic to 0 services"},
 		},
@@ -317,7 +333,7 @@ func TestBuild(t *testing.T) {
 					{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "selectorless"}},
 				},
 			},
-			want: outcome{Namespaces: []string{"shop"}, Deployments: map[string][]string{}, Pods: map[string]string{},
+			want: outcome{Namespaces: []string{"shop"}, Workloads: map[string][]string{}, Pods: map[string]string{},
 				Services: map[string]string{"shop/loose": "its PodDisruptionBudgets let", "shop/open": "no PodDisruptionBudget selects"},
 				Summary:  "an upgrade now would stall on 0 PDBs and cut traffic to 2 services"},
 		},
@@ -331,14 +347,14 @@ func TestBuild(t *testing.T) {
 						ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: "web"}},
 				}},
 			},
-			want: outcome{Namespaces: []string{"shop"}, Deployments: map[string][]string{"shop/web": {"min-replicas", "pdb-missing"}},
+			want: outcome{Namespaces: []string{"shop"}, Workloads: map[string][]string{"Deployment shop/web": {"min-replicas", "pdb-missing"}},
 				Pods: map[string]string{}, Services: map[string]string{},
 				Summary: "an upgrade now would stall on 0 PDBs and cut traffic to 0 services"},
 		},
 		"an explicitly named namespace the cluster lacks is reported empty": {
 			in:    Input{},
 			scope: Scope{Namespaces: []string{"typo"}},
-			want: outcome{Namespaces: []string{"typo"}, Deployments: map[string][]string{}, Pods: map[string]string{},
+			want: outcome{Namespaces: []string{"typo"}, Workloads: map[string][]string{}, Pods: map[string]string{},
 				Services: map[string]string{}, Summary: "an upgrade now would stall on 0 PDBs and cut traffic to 0 services"},
 		},
 	}
@@ -398,16 +414,19 @@ func TestFixes(t *testing.T) {
 }
 
 func TestWriteText(t *testing.T) {
+	strict := pdb("shop", "strict", intstr.FromInt32(0), pdbStatus{0, 2, 2, 2})
+	strict.Spec.UnhealthyPodEvictionPolicy = nil
 	in := merge(
 		Input{Namespaces: []corev1.Namespace{optedIn("shop"), namespace("legacy"), namespace("kube-system"), optedIn("empty")}},
 		healthy("shop", "web"),
 		Input{
-			Deployments: []appsv1.Deployment{deployment("legacy", "inventory", 1), deployment("legacy", "batch", 1)},
+			Deployments:  []appsv1.Deployment{deployment("legacy", "inventory", 1), deployment("legacy", "batch", 1)},
+			StatefulSets: []appsv1.StatefulSet{statefulSet("legacy", "ledger", 1)},
 			Pods: []corev1.Pod{pod("legacy", "inventory", "a"),
 				pod("legacy", "batch", "a"), pod("legacy", "batch", "b"), pod("legacy", "batch", "c"),
 				pod("legacy", "batch", "d"), pod("legacy", "batch", "e")},
 			Services: []corev1.Service{service("legacy", "inventory")},
-			PDBs:     []policyv1.PodDisruptionBudget{pdb("shop", "strict", intstr.FromInt32(0), pdbStatus{0, 2, 2, 2})},
+			PDBs:     []policyv1.PodDisruptionBudget{strict},
 		},
 	)
 	opts := DefaultOptions()
@@ -417,22 +436,27 @@ func TestWriteText(t *testing.T) {
 	if err := WriteText(&b, r); err != nil {
 		t.Fatal(err)
 	}
-	// The violations' wording belongs to internal/validate: the expected lines are built from the report.
-	violations := map[string]string{}
-	for _, d := range r.Deployments[:2] {
-		for _, v := range d.Violations {
-			violations[d.Name] += "    violation: " + v.Problem() + "\n      fix: " + v.Fix + "\n"
+	// The violations' and warnings' wording belongs to internal/validate: the expected lines are built from the
+	// report.
+	verdicts := map[string]string{}
+	for _, w := range r.Workloads[:3] {
+		for _, v := range w.Violations {
+			verdicts[w.Name] += "    violation: " + v.Problem() + "\n      fix: " + v.Fix + "\n"
 		}
-		if len(d.Violations) != 2 {
-			t.Fatalf("want 2 violations of legacy/%s, got %+v", d.Name, d.Violations)
+		for _, warning := range w.Warnings {
+			verdicts[w.Name] += "    warning: " + warning + "\n"
+		}
+		if len(w.Violations) != 2 {
+			t.Fatalf("want 2 violations of legacy/%s, got %+v", w.Name, w.Violations)
 		}
 	}
 	want := `ha-webhook report: all namespaces
 
 Namespace legacy (not opted in)
   Deployment batch: 2 violations (1/1 ready)
-` + violations["batch"] + `  Deployment inventory: 2 violations (1/1 ready)
-` + violations["inventory"] + `  5 pods of Deployment/batch serve traffic without ha-webhook's injections: batch-rs-a, batch-rs-b, batch-rs-c, batch-rs-d and 1 more
+` + verdicts["batch"] + `  Deployment inventory: 2 violations (1/1 ready)
+` + verdicts["inventory"] + `  StatefulSet ledger: 2 violations (1/1 ready)
+` + verdicts["ledger"] + `  5 pods of Deployment/batch serve traffic without ha-webhook's injections: batch-rs-a, batch-rs-b, batch-rs-c, batch-rs-d and 1 more
     missing: readinessProbe tcpSocket port http (container "app"), preStop sleep 15s (container "app"), terminationGracePeriodSeconds 45
     fix: kubectl label namespace legacy ha-webhook.io/enabled=true, then kubectl rollout restart deployment/batch -n legacy
   Pod inventory-rs-a of Deployment/inventory: serves traffic without ha-webhook's injections
@@ -445,10 +469,12 @@ Namespace shop (opted in, enforce mode)
   Deployment web: ok (3/3 ready)
   PodDisruptionBudget strict: would stall a drain: 0 disruptions allowed: maxUnavailable 0 keeps all 2 pods up, so no eviction is ever allowed
     fix: kubectl patch pdb strict -n shop --type=merge -p '{"spec":{"minAvailable":null,"maxUnavailable":1}}'
+  PodDisruptionBudget strict: warning: pdb-unhealthy-eviction: one crash-looping pod spends the budget and stalls every drain
+    fix: kubectl patch pdb strict -n shop --type=merge -p '{"spec":{"unhealthyPodEvictionPolicy":"AlwaysAllow"}}'
 
 Nothing to report in 2 namespaces: empty, kube-system
 
-4 namespaces, 3 Deployments (2 with violations), 6 serving pods without ha-webhook's injections.
+4 namespaces, 4 workloads (3 with violations), 6 serving pods without ha-webhook's injections, 1 PDB warning.
 An upgrade now would stall on 1 PDB and cut traffic to 1 service.
 `
 	if diff := cmp.Diff(want, b.String()); diff != "" {
@@ -497,7 +523,7 @@ func TestWriteJSON(t *testing.T) {
 		t.Fatalf("not JSON: %v\n%s", err, b.String())
 	}
 	// Empty lists are [], never null, so jq '.cutServices | length' works on a clean cluster.
-	for _, key := range []string{"namespaces", "deployments", "uninjectedPods", "stallingPDBs", "cutServices"} {
+	for _, key := range []string{"namespaces", "workloads", "uninjectedPods", "stallingPDBs", "pdbWarnings", "cutServices"} {
 		if list, ok := got[key].([]any); !ok || len(list) != 0 {
 			t.Errorf("%s = %#v, want []", key, got[key])
 		}

@@ -17,12 +17,13 @@ import (
 // Input is what the report reads from a cluster. Objects in namespaces outside the scope are ignored, so a reader may
 // list cluster-wide.
 type Input struct {
-	Namespaces  []corev1.Namespace
-	Deployments []appsv1.Deployment
-	Pods        []corev1.Pod
-	PDBs        []policyv1.PodDisruptionBudget
-	HPAs        []autoscalingv2.HorizontalPodAutoscaler
-	Services    []corev1.Service
+	Namespaces   []corev1.Namespace
+	Deployments  []appsv1.Deployment
+	StatefulSets []appsv1.StatefulSet
+	Pods         []corev1.Pod
+	PDBs         []policyv1.PodDisruptionBudget
+	HPAs         []autoscalingv2.HorizontalPodAutoscaler
+	Services     []corev1.Service
 }
 
 // Scope says which namespaces are reported.
@@ -57,16 +58,20 @@ func DefaultOptions() Options {
 	return Options{Options: policy.DefaultOptions()}
 }
 
-// Report is the outcome. Every list is sorted by namespace, then name. The JSON form is the `report -o json`
-// interface.
+// Report is the outcome. Every list is sorted by namespace, then name (workloads by namespace, kind, then name). The
+// JSON form is the `report -o json` interface.
 type Report struct {
-	Scope       string       `json:"scope"`
-	Namespaces  []Namespace  `json:"namespaces"`
-	Deployments []Deployment `json:"deployments"`
+	Scope      string      `json:"scope"`
+	Namespaces []Namespace `json:"namespaces"`
+	// Workloads are the Deployments and StatefulSets, each with the webhook's verdict.
+	Workloads []Workload `json:"workloads"`
 	// UninjectedPods serve traffic but lack what the mutating webhook injects.
 	UninjectedPods []Pod `json:"uninjectedPods"`
 	// StallingPDBs allow no disruption right now: a drain of a node holding their pods waits.
 	StallingPDBs []PDB `json:"stallingPDBs"`
+	// PDBWarnings are the findings of the warning-only rules on PodDisruptionBudgets themselves
+	// (pdb-unhealthy-eviction), one per PDB and rule.
+	PDBWarnings []PDBWarning `json:"pdbWarnings"`
 	// CutServices lose every backing pod at once when their nodes are drained.
 	CutServices []Service `json:"cutServices"`
 	Summary     Summary   `json:"summary"`
@@ -79,8 +84,10 @@ type Namespace struct {
 	Mode    policy.Mode `json:"mode"`
 }
 
-// Deployment is one Deployment and the webhook's verdict on it.
-type Deployment struct {
+// Workload is one Deployment or StatefulSet and the webhook's verdict on it.
+type Workload struct {
+	// Kind is "Deployment" or "StatefulSet".
+	Kind      string `json:"kind"`
 	Namespace string `json:"namespace"`
 	Name      string `json:"name"`
 	// Replicas is spec.replicas (nil means 1); ReadyReplicas is from status.
@@ -116,6 +123,16 @@ type PDB struct {
 	Fix                string `json:"fix"`
 }
 
+// PDBWarning is a warning-only finding on a PodDisruptionBudget: it stalls no drain now, but may.
+type PDBWarning struct {
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	// Rule is the rule ID (pdb-unhealthy-eviction).
+	Rule string `json:"rule"`
+	Why  string `json:"why"`
+	Fix  string `json:"fix"`
+}
+
 // Service is a Service whose traffic a drain would cut.
 type Service struct {
 	Namespace string `json:"namespace"`
@@ -129,12 +146,13 @@ type Service struct {
 
 // Summary counts what the report found.
 type Summary struct {
-	Namespaces                int `json:"namespaces"`
-	Deployments               int `json:"deployments"`
-	DeploymentsWithViolations int `json:"deploymentsWithViolations"`
-	UninjectedPods            int `json:"uninjectedPods"`
-	StallingPDBs              int `json:"stallingPDBs"`
-	CutServices               int `json:"cutServices"`
+	Namespaces              int `json:"namespaces"`
+	Workloads               int `json:"workloads"`
+	WorkloadsWithViolations int `json:"workloadsWithViolations"`
+	UninjectedPods          int `json:"uninjectedPods"`
+	StallingPDBs            int `json:"stallingPDBs"`
+	PDBWarnings             int `json:"pdbWarnings"`
+	CutServices             int `json:"cutServices"`
 	// Text is the one-line verdict: "an upgrade now would stall on N PDBs and cut traffic to M services".
 	Text string `json:"text"`
 }

@@ -135,8 +135,8 @@ func budgetViolations(w Workload, p *policyv1.PodDisruptionBudget, c Cluster, ow
 	case allowed >= raised:
 		why := fmt.Sprintf("PDB %s (%s) lets all %s be evicted at once", text.Truncate(p.Name, 40), BudgetString(p), plural(raised, "replica"))
 		if len(selected) > 1 {
-			why = fmt.Sprintf("PDB %s (%s) lets %d of %s go at once: all %d of these", text.Truncate(p.Name, 40), BudgetString(p),
-				allowed, podsOf(selected, others+raised), raised)
+			why = fmt.Sprintf("PDB %s (%s) lets %d of %s go at once: all of these", text.Truncate(p.Name, 40), BudgetString(p),
+				allowed, podsOf(selected, others+raised))
 		}
 		return []Violation{{Rule: RulePDBUnprotective, Field: labelsPath, BadValue: p.Name, Why: why, Fix: fix}}
 	}
@@ -148,10 +148,11 @@ func budgetViolations(w Workload, p *policyv1.PodDisruptionBudget, c Cluster, ow
 	return nil
 }
 
-// podsOf says how many pods a budget counts: "3 replicas" of one workload, "5 pods of 2 workloads" of several.
+// podsOf says how many pods a budget counts: "3 replicas" of one workload, "5 shared pods" of several (the denial
+// names each workload that shares them).
 func podsOf(selected []Workload, n int32) string {
 	if len(selected) == 1 {
 		return plural(n, "replica")
 	}
-	return fmt.Sprintf("%d pods of %d workloads", n, len(selected))
+	return fmt.Sprintf("%d shared pods", n)
 }

@@ -28,7 +28,8 @@ func effectiveReplicas(w Workload, hpas []*autoscalingv2.HorizontalPodAutoscaler
 		if h.Spec.MinReplicas != nil {
 			min = *h.Spec.MinReplicas
 		}
-		if src.hpa == nil || min < src.count {
+		// The lowest minimum wins; between equal ones, the first name, so that messages do not depend on list order.
+		if src.hpa == nil || min < src.count || min == src.count && h.Name < src.hpa.Name {
 			src = replicaSource{count: min, hpa: h}
 		}
 	}

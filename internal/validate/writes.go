@@ -1,6 +1,7 @@
 package validate
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -63,7 +64,10 @@ func HPAWrite(old, hpa *autoscalingv2.HorizontalPodAutoscaler, c Cluster, opts O
 	return impacts(touched, before, after, opts)
 }
 
+// impacts checks every touched workload before and after the write, in the order of their kind and name (the cache
+// lists them in no particular order, and the message and the audit annotation must not depend on it).
 func impacts(touched []Workload, before, after Cluster, opts Options) []Impact {
+	slices.SortFunc(touched, func(a, b Workload) int { return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Name, b.Name)) })
 	var out []Impact
 	for _, w := range touched {
 		had := map[string]bool{}
@@ -112,11 +116,13 @@ func WriteMessage(object string, impacts []Impact) string {
 	return b.String()
 }
 
-// Warnings are the impacts as one-line warnings (audit mode, a PDB DELETE, the pdb-multiple of a PDB CREATE).
+// Warnings are the impacts as one-line warnings (audit mode, a PDB DELETE, the pdb-multiple of a PDB CREATE):
+// "deployment/web: " and the why, which fits whole after it for the names of a real namespace. The rule IDs are in
+// the response's audit annotation and the metrics; a warning has no room for them.
 func (im Impact) Warnings(prefix string) []string {
 	out := make([]string, 0, len(im.Added))
 	for _, v := range im.Added {
-		out = append(out, text.Warnf("%s%s: %s: %s", prefix, im.Workload, v.Rule, v.Why))
+		out = append(out, text.Warnf("%s%s/%s: %s", prefix, im.Workload.resource(), im.Workload.Name, v.Why))
 	}
 	return out
 }

@@ -232,7 +232,7 @@ func TestProtectionHeldFromEverySide(t *testing.T) {
 			}
 			s.expect(mode, s.run("", fiftyPercent...), false,
 				"Deployment "+ns+"/web-a: pdb-unprotective", "Deployment "+ns+"/web-b: pdb-unprotective")
-			if st := s.run("", fiftyPercent...); mode == "enforce" && !strings.Contains(st.stderr, "PDB shop (minAvailable 50%) lets 2 of 4 pods of 2 workloads go at once") {
+			if st := s.run("", fiftyPercent...); mode == "enforce" && !strings.Contains(st.stderr, "PDB shop (minAvailable 50%) lets 2 of 4 shared pods go at once") {
 				t.Errorf("the denial does not say how the shared budget is counted:\n%s", st.stderr)
 			}
 		})
