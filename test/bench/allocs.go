@@ -20,7 +20,8 @@ type allocResult struct {
 	MutatePod          float64 `json:"mutate_pod"`
 	MutatePod64k       float64 `json:"mutate_pod_64k"`
 	ValidateDeployment float64 `json:"validate_deployment"`
-	// ValidateDeploymentNS is validate.Deployment on a filled namespace (its PDBs and HPAs, one selecting it).
+	// ValidateDeploymentNS is validate.Deployment on a filled namespace (its PDBs, HPAs and workloads, one PDB
+	// selecting it).
 	ValidateDeploymentNS float64 `json:"validate_deployment_filled_namespace"`
 	MutateHandler        float64 `json:"mutate_handler"`
 	MutateHandler64k     float64 `json:"mutate_handler_64k"`
@@ -70,19 +71,25 @@ func measureAllocs(perNamespace int) allocResult {
 	lookup := func(c validate.Cluster) admission.ClusterLookup {
 		return func(context.Context, string) (validate.Cluster, error) { return c, nil }
 	}
-	r.ValidateHandler = handlerAllocs(admission.NewDeploymentHandler(rules, enforce, lookup(empty), nopRecorder{}),
+	r.ValidateHandler = handlerAllocs(admission.NewWorkloadHandler(rules, enforce, lookup(empty), nopRecorder{}),
 		deploymentReview(dEmpty))
-	r.ValidateHandlerNS = handlerAllocs(admission.NewDeploymentHandler(rules, enforce, lookup(filled), nopRecorder{}),
+	r.ValidateHandlerNS = handlerAllocs(admission.NewWorkloadHandler(rules, enforce, lookup(filled), nopRecorder{}),
 		deploymentReview(dFilled))
 	return r
 }
 
-// filledCluster is what the cache returns for one filled namespace.
+// filledCluster is what the cache returns for one filled namespace: its PDBs, HPAs and workloads.
 func filledCluster(ns string, n int) validate.Cluster {
 	var c validate.Cluster
 	for i := range n {
-		c.PDBs = append(c.PDBs, pdbFor(ns, appName(i)))
-		c.HPAs = append(c.HPAs, hpaFor(ns, appName(i)))
+		app, kind := appName(i), filledKind(i, n)
+		c.PDBs = append(c.PDBs, pdbFor(ns, app))
+		c.HPAs = append(c.HPAs, hpaFor(ns, app, kind))
+		if kind == validate.KindStatefulSet {
+			c.Workloads = append(c.Workloads, validate.StatefulSetWorkload(filledStatefulSet(ns, app)))
+		} else {
+			c.Workloads = append(c.Workloads, validate.DeploymentWorkload(filledDeployment(ns, app)))
+		}
 	}
 	return c
 }

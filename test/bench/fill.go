@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sync"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -13,13 +15,24 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/ha-webhook/ha-webhook/internal/validate"
 )
 
 // fillResult is how the cluster was filled for validate_10k.
 type fillResult struct {
-	Namespaces       int     `json:"namespaces"`
-	PDBs             int     `json:"pdbs"`
-	HPAs             int     `json:"hpas"`
+	Namespaces int `json:"namespaces"`
+	PDBs       int `json:"pdbs"`
+	HPAs       int `json:"hpas"`
+	// Workloads are Deployments and StatefulSets (every fifth), one per PDB and HPA.
+	Workloads    int `json:"workloads"`
+	Deployments  int `json:"deployments"`
+	StatefulSets int `json:"statefulsets"`
+	// DeploymentBytes and StatefulSetBytes are the JSON size of one workload as the API server stores it
+	// (managedFields included), LastAppliedBytes the size of its kubectl last-applied-configuration annotation.
+	DeploymentBytes  int     `json:"deployment_bytes"`
+	StatefulSetBytes int     `json:"statefulset_bytes"`
+	LastAppliedBytes int     `json:"last_applied_bytes"`
 	Workers          int     `json:"workers"`
 	Seconds          float64 `json:"seconds"`
 	ObjectsPerSecond float64 `json:"objects_per_s"`
@@ -29,9 +42,10 @@ type fillResult struct {
 	SettleSeconds float64 `json:"settle_seconds"`
 }
 
-// fill creates o.namespaces opted-in namespaces holding o.perNamespace PDBs and as many HPAs each, through the
-// real API server (concurrent creates, protobuf, no client-side rate limit), then waits until ha-webhook's informer
-// cache holds all of them.
+// fill creates o.namespaces opted-in namespaces holding o.perNamespace apps each — a PDB, an HPA and a workload per
+// app (filledKind: mostly Deployments, every fifth a StatefulSet), the PDB selecting the workload's pods and the HPA
+// scaling it — through the real API server (concurrent creates, protobuf, no client-side rate limit), then waits
+// until ha-webhook's informer cache holds all of them.
 func (b *bench) fill(ctx context.Context) (*fillResult, error) {
 	cfg := rest.CopyConfig(b.env.Config)
 	cfg.QPS, cfg.Burst = 1e6, 1e6
@@ -41,7 +55,28 @@ func (b *bench) fill(ctx context.Context) (*fillResult, error) {
 		return nil, err
 	}
 	o := b.o
-	res := &fillResult{Namespaces: o.namespaces, PDBs: o.namespaces * o.perNamespace, HPAs: o.namespaces * o.perNamespace, Workers: o.fillWorkers}
+	n := o.namespaces * o.perNamespace
+	res := &fillResult{Namespaces: o.namespaces, PDBs: n, HPAs: n, Workloads: n, Workers: o.fillWorkers}
+	for i := range n {
+		if filledKind(i%o.perNamespace, o.perNamespace) == validate.KindStatefulSet {
+			res.StatefulSets++
+		} else {
+			res.Deployments++
+		}
+	}
+	var sizes sync.Mutex
+	size := func(dst *int, obj any) { // the first one created of its kind
+		sizes.Lock()
+		defer sizes.Unlock()
+		if *dst == 0 {
+			if s, ok := obj.(string); ok {
+				*dst = len(s)
+			} else {
+				raw, _ := json.Marshal(obj)
+				*dst = len(raw)
+			}
+		}
+	}
 	start := time.Now()
 
 	if err := parallel(ctx, o.fillWorkers, o.namespaces, func(ctx context.Context, i int) error {
@@ -50,45 +85,77 @@ func (b *bench) fill(ctx context.Context) (*fillResult, error) {
 	}); err != nil {
 		return nil, err
 	}
-	// Interleave PDBs and HPAs so both informers fill at once.
-	if err := parallel(ctx, o.fillWorkers, 2*res.PDBs, func(ctx context.Context, j int) error {
-		i := j / 2
+	// Interleave PDBs, HPAs and workloads so that every informer fills at once.
+	create := metav1.CreateOptions{FieldManager: fieldManagerApply}
+	if err := parallel(ctx, o.fillWorkers, 3*n, func(ctx context.Context, j int) error {
+		i := j / 3
 		ns, app := filledNamespace(i/o.perNamespace), appName(i%o.perNamespace)
+		kind := filledKind(i%o.perNamespace, o.perNamespace)
 		var err error
-		if j%2 == 0 {
-			_, err = cs.PolicyV1().PodDisruptionBudgets(ns).Create(ctx, pdbFor(ns, app), metav1.CreateOptions{})
-		} else {
-			_, err = cs.AutoscalingV2().HorizontalPodAutoscalers(ns).Create(ctx, hpaFor(ns, app), metav1.CreateOptions{})
+		switch j % 3 {
+		case 0:
+			_, err = cs.PolicyV1().PodDisruptionBudgets(ns).Create(ctx, pdbFor(ns, app), create)
+		case 1:
+			_, err = cs.AutoscalingV2().HorizontalPodAutoscalers(ns).Create(ctx, hpaFor(ns, app, kind), create)
+		default:
+			if kind == validate.KindStatefulSet {
+				var s *appsv1.StatefulSet
+				if s, err = cs.AppsV1().StatefulSets(ns).Create(ctx, filledStatefulSet(ns, app), create); err == nil {
+					size(&res.StatefulSetBytes, s)
+				}
+			} else {
+				var d *appsv1.Deployment
+				if d, err = cs.AppsV1().Deployments(ns).Create(ctx, filledDeployment(ns, app), create); err == nil {
+					size(&res.DeploymentBytes, d)
+					size(&res.LastAppliedBytes, d.Annotations[annotationLastApplied])
+				}
+			}
 		}
 		return err
 	}); err != nil {
 		return nil, err
 	}
 	res.Seconds = time.Since(start).Seconds()
-	res.ObjectsPerSecond = float64(o.namespaces+res.PDBs+res.HPAs) / res.Seconds
+	res.ObjectsPerSecond = float64(o.namespaces+res.PDBs+res.HPAs+res.Workloads) / res.Seconds
 
 	created := time.Now()
 	deadline := created.Add(2 * time.Minute)
 	for {
-		var pdbs policyv1.PodDisruptionBudgetList
-		var hpas autoscalingv2.HorizontalPodAutoscalerList
-		r := b.srv.CacheReader()
-		if err := r.List(ctx, &pdbs, client.UnsafeDisableDeepCopy); err != nil {
+		held, err := b.cached(ctx)
+		if err != nil {
 			return nil, err
 		}
-		if err := r.List(ctx, &hpas, client.UnsafeDisableDeepCopy); err != nil {
-			return nil, err
+		want := [4]int{res.PDBs, res.HPAs, res.Deployments, res.StatefulSets}
+		done := true
+		for k := range held {
+			done = done && held[k] >= want[k]
 		}
-		if len(pdbs.Items) >= res.PDBs && len(hpas.Items) >= res.HPAs {
+		if done {
 			break
 		}
 		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("ha-webhook's cache holds %d PDBs and %d HPAs of %d after 2 minutes", len(pdbs.Items), len(hpas.Items), res.PDBs)
+			return nil, fmt.Errorf("after 2 minutes ha-webhook's cache holds %d PDBs, %d HPAs, %d Deployments and %d StatefulSets of %d, %d, %d, %d",
+				held[0], held[1], held[2], held[3], want[0], want[1], want[2], want[3])
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	res.CacheLagSeconds = time.Since(created).Seconds()
 	return res, nil
+}
+
+// cached counts the PDBs, HPAs, Deployments and StatefulSets in the in-process server's informer cache.
+func (b *bench) cached(ctx context.Context) ([4]int, error) {
+	var pdbs policyv1.PodDisruptionBudgetList
+	var hpas autoscalingv2.HorizontalPodAutoscalerList
+	var deployments appsv1.DeploymentList
+	var statefulSets appsv1.StatefulSetList
+	r := b.srv.CacheReader()
+	for _, l := range []client.ObjectList{&pdbs, &hpas, &deployments, &statefulSets} {
+		if err := r.List(ctx, l, client.UnsafeDisableDeepCopy); err != nil {
+			return [4]int{}, err
+		}
+	}
+	return [4]int{len(pdbs.Items), len(hpas.Items), len(deployments.Items), len(statefulSets.Items)}, nil
 }
 
 // parallel calls f(i) for i in [0, n) on workers goroutines and returns the first error.

@@ -44,7 +44,7 @@ func BenchmarkMutateHandler64k(b *testing.B) {
 
 func BenchmarkValidateHandler(b *testing.B) {
 	c := filledCluster("ns", 10)
-	h := admission.NewDeploymentHandler(validate.DefaultOptions(), enforceEverywhere,
+	h := admission.NewWorkloadHandler(validate.DefaultOptions(), enforceEverywhere,
 		func(context.Context, string) (validate.Cluster, error) { return c, nil }, nopRecorder{})
 	benchHandler(b, h, deploymentReview(deployment("ns", validateApp(10))))
 }

@@ -1,7 +1,9 @@
 // Command bench measures ha-webhook's admission latency, throughput and memory against a null webhook served by the
 // same stack, and Pod creation through a real kube-apiserver without a webhook, with a null webhook and with
 // ha-webhook. It is a program, not a test: `go run .` in test/bench (table), `-json` (one JSON object), `-quick`
-// (about a minute), `-plot ../../docs/latency.png`. docs/benchmarks.md explains the method and records a run.
+// (about a minute), `-plot ../../docs/latency.png`, `-baseline-repo DIR` (an older checkout's binary measured beside
+// this one: memory, and Pod creation through the API server with the cluster filled). docs/benchmarks.md explains
+// the method and records a run.
 // test/bench is a Go module of its own, so that vegeta and gonum/plot stay out of ha-webhook's go.mod.
 package main
 
@@ -40,7 +42,7 @@ type options struct {
 	// warmup precedes each case's first measurement (connections, caches, code paths) and is not counted.
 	warmup time.Duration
 
-	// namespaces × perNamespace PDBs and as many HPAs fill the cluster for validate_10k.
+	// namespaces × perNamespace PDBs, as many HPAs and as many workloads fill the cluster for the _10k cases.
 	namespaces, perNamespace int
 	fillWorkers              int
 
@@ -50,11 +52,17 @@ type options struct {
 	apiRoundDur time.Duration
 	apiWarmup   time.Duration
 
-	// phases limits the run to some phases while developing: webhook, api, fill (with validate_10k), rss.
+	// phases limits the run to some phases while developing: webhook, api, fill (with the _10k cases), rss, api_10k.
 	phases map[string]bool
 
 	// rss measures the resident memory of a separate `ha-webhook serve` process (built from cmd/webhook).
 	rss bool
+	// rssRuns is how many fresh processes of each binary measure the memory with the fill cached (0: 1, or 2 with
+	// a baseline).
+	rssRuns int
+	// baselineRepo is another checkout of ha-webhook (a git worktree of an older commit) whose cmd/webhook is built
+	// the same way and measured beside the current one: memory, and Pod CREATE through the API server after the fill.
+	baselineRepo string
 
 	// cpuProfile, when set, is written at the end of the run by an extra closed-loop run of profileCase, outside
 	// the measurements.
@@ -78,6 +86,17 @@ func (o options) quickOptions() options {
 	return o
 }
 
+// withRSSRuns resolves rssRuns 0: one process per binary, two (in ABBA order) with a baseline to compare with.
+func (o options) withRSSRuns() options {
+	if o.rssRuns <= 0 {
+		o.rssRuns = 1
+		if o.baselineRepo != "" {
+			o.rssRuns = 2
+		}
+	}
+	return o
+}
+
 func main() {
 	o := defaultOptions()
 	flag.BoolVar(&o.quick, "quick", false, "short measurements (about a minute), same cases and cache size")
@@ -91,9 +110,11 @@ func main() {
 	apiRounds := flag.Int("api-rounds", 0, "rounds per mode through the API server (0: 3, or 1 with -quick)")
 	apiRoundDur := flag.Duration("api-round", 0, "duration of one round per mode through the API server (0: 5s, or 2s with -quick)")
 	flag.BoolVar(&o.rss, "rss", o.rss, "measure the resident memory of a separate ha-webhook serve process")
+	flag.IntVar(&o.rssRuns, "rss-runs", 0, "fresh processes per binary measuring the memory with the fill cached, alternating (0: 1, or 2 with -baseline-repo)")
+	flag.StringVar(&o.baselineRepo, "baseline-repo", "", "another checkout of ha-webhook (e.g. `git worktree add /tmp/base COMMIT`): build its cmd/webhook the same way and measure it beside this one (rss, api_10k)")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "after the measurements, profile one extra closed-loop run of -profile-case into this file")
-	flag.StringVar(&o.profileCase, "profile-case", "mutate", "case profiled by -cpuprofile: null, mutate, mutate_64k, validate, validate_10k")
-	phases := flag.String("phases", "webhook,api,fill,rss", "phases to run (a subset of webhook,api,fill,rss); the JSON of a partial run lacks the others' keys")
+	flag.StringVar(&o.profileCase, "profile-case", "mutate", "case profiled by -cpuprofile: null, mutate, mutate_64k, validate, validate_deny, validate_10k, validate_pdb_10k")
+	phases := flag.String("phases", "webhook,api,fill,rss,api_10k", "phases to run (a subset of webhook,api,fill,rss,api_10k; rss and api_10k after the fill need fill); the JSON of a partial run lacks the others' keys")
 	flag.Parse()
 	o.phases = map[string]bool{}
 	for _, p := range strings.Split(*phases, ",") {
@@ -111,6 +132,7 @@ func main() {
 	if *apiRoundDur > 0 {
 		o.apiRoundDur = *apiRoundDur
 	}
+	o = o.withRSSRuns()
 	ctrl.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(zapcore.ErrorLevel)))
 
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -12,10 +12,13 @@ import (
 	"go.uber.org/zap/zapcore"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/ha-webhook/ha-webhook/test/testenv"
 )
 
 // TestBenchmarkRuns runs the whole benchmark program (every phase: webhook cases, pods through the API server, the
-// fill, the separate ha-webhook process for memory, the plot) on a tiny load, so that it cannot rot. It asserts no
+// fill, the separate ha-webhook processes for memory and for pods through the API server after the fill, a
+// baseline binary beside the current one, the plot) on a tiny load, so that it cannot rot. It asserts no
 // figure: only that every request was answered as its case expects and that -json has every key docs and the
 // issue rely on.
 func TestBenchmarkRuns(t *testing.T) {
@@ -26,9 +29,12 @@ func TestBenchmarkRuns(t *testing.T) {
 	o := defaultOptions()
 	o.quick = true
 	o.rate, o.openDur, o.closedDur, o.rounds, o.conc, o.warmup = 50, 300*time.Millisecond, 200*time.Millisecond, 1, 2, 100*time.Millisecond
-	o.namespaces, o.perNamespace, o.fillWorkers = 4, 3, 4
+	o.namespaces, o.perNamespace, o.fillWorkers = 4, 5, 4 // every fifth workload of a namespace is a StatefulSet
 	o.apiClients, o.apiRounds, o.apiRoundDur, o.apiWarmup = 2, 1, 300*time.Millisecond, 100*time.Millisecond
-	o.phases = map[string]bool{"webhook": true, "api": true, "fill": true, "rss": true}
+	o.phases = map[string]bool{"webhook": true, "api": true, "fill": true, "rss": true, "api_10k": true}
+	// This checkout as its own baseline: the -baseline-repo code path (a second build, both processes measured
+	// alternately, both registered in turn) at the cost of a build the build cache mostly answers.
+	o.baselineRepo = testenv.RepoRoot()
 	o.cpuProfile, o.profileCase = filepath.Join(t.TempDir(), "cpu.pprof"), "mutate"
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
@@ -48,7 +54,7 @@ func TestBenchmarkRuns(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
 		t.Fatalf("-json output is not one JSON object: %v\n%s", err, out.String())
 	}
-	for _, c := range []string{"null", "mutate", "mutate_64k", "validate", "validate_deny", "validate_10k", "null_10k"} {
+	for _, c := range []string{"null", "mutate", "mutate_64k", "validate", "validate_deny", "validate_10k", "validate_pdb_10k", "null_10k"} {
 		obj, ok := got[c].(map[string]any)
 		if !ok {
 			t.Errorf("key %q missing or not an object", c)
@@ -68,6 +74,50 @@ func TestBenchmarkRuns(t *testing.T) {
 			t.Errorf("%s = %v, want a positive number", k, got[k])
 		}
 	}
+	positive := func(path string, v any) {
+		if f, ok := v.(float64); !ok || f <= 0 {
+			t.Errorf("%s = %v, want a positive number", path, v)
+		}
+	}
+	if runs, ok := got["rss_runs_mib"].([]any); !ok || len(runs) != 2 {
+		t.Errorf("rss_runs_mib = %v, want 2 runs (the default with a baseline)", got["rss_runs_mib"])
+	}
+	if bl, ok := got["baseline"].(map[string]any); !ok {
+		t.Errorf("baseline missing")
+	} else {
+		for _, k := range []string{"rss_mib", "rss_peak_mib", "rss_empty_mib", "rss_ratio", "rss_peak_ratio", "rss_empty_ratio"} {
+			positive("baseline."+k, bl[k])
+		}
+		if runs, ok := bl["rss_runs_mib"].([]any); !ok || len(runs) != 2 {
+			t.Errorf("baseline.rss_runs_mib = %v", bl["rss_runs_mib"])
+		}
+		if bl["commit"] == "" || bl["repo"] == "" {
+			t.Errorf("baseline = %v, want its repo and commit", bl)
+		}
+	}
+	if a10, ok := got["apiserver_10k"].(map[string]any); !ok {
+		t.Errorf("apiserver_10k missing")
+	} else {
+		for _, mode := range []string{"without", "current", "baseline"} {
+			m, ok := a10[mode].(map[string]any)
+			if !ok {
+				t.Errorf("apiserver_10k.%s missing", mode)
+				continue
+			}
+			for _, k := range []string{"p50_us", "p99_us", "p99_round_median_us", "pods_per_s"} {
+				positive("apiserver_10k."+mode+"."+k, m[k])
+			}
+			if m["errors"] != 0.0 {
+				t.Errorf("apiserver_10k.%s.errors = %v", mode, m["errors"])
+			}
+			if mode != "without" && m["webhook_calls_per_pod"] != 1.0 {
+				t.Errorf("apiserver_10k.%s.webhook_calls_per_pod = %v, want 1", mode, m["webhook_calls_per_pod"])
+			}
+		}
+		for _, k := range []string{"p99_ratio", "p99_round_median_ratio", "pods_per_s_ratio"} {
+			positive("apiserver_10k."+k, a10[k])
+		}
+	}
 	api, ok := got["apiserver"].(map[string]any)
 	if !ok {
 		t.Fatalf("apiserver missing")
@@ -83,7 +133,8 @@ func TestBenchmarkRuns(t *testing.T) {
 			t.Errorf("apiserver.%s = %v", k, api[k])
 		}
 	}
-	if f, ok := got["fill"].(map[string]any); !ok || f["pdbs"] != float64(o.namespaces*o.perNamespace) {
+	if f, ok := got["fill"].(map[string]any); !ok || f["pdbs"] != float64(o.namespaces*o.perNamespace) ||
+		f["workloads"] != float64(o.namespaces*o.perNamespace) || f["statefulsets"] == 0.0 || f["deployments"] == 0.0 {
 		t.Errorf("fill = %v", got["fill"])
 	}
 	if a, ok := got["allocs_per_admission"].(map[string]any); !ok || a["mutate_pod"] == 0.0 {

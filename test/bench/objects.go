@@ -175,12 +175,13 @@ func pdbFor(namespace, app string) *policyv1.PodDisruptionBudget {
 	}
 }
 
-// hpaFor scales app between 2 and 10 replicas on CPU.
-func hpaFor(namespace, app string) *autoscalingv2.HorizontalPodAutoscaler {
+// hpaFor scales the workload app of kind (validate.KindDeployment or KindStatefulSet) between 2 and 10 replicas on
+// CPU.
+func hpaFor(namespace, app, kind string) *autoscalingv2.HorizontalPodAutoscaler {
 	return &autoscalingv2.HorizontalPodAutoscaler{
 		ObjectMeta: metav1.ObjectMeta{Name: app, Namespace: namespace, Labels: map[string]string{"app": app}},
 		Spec: autoscalingv2.HorizontalPodAutoscalerSpec{
-			ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: app},
+			ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: kind, Name: app},
 			MinReplicas:    ptr.To[int32](2),
 			MaxReplicas:    10,
 			Metrics: []autoscalingv2.MetricSpec{{Type: autoscalingv2.ResourceMetricSourceType, Resource: &autoscalingv2.ResourceMetricSource{
@@ -191,20 +192,37 @@ func hpaFor(namespace, app string) *autoscalingv2.HorizontalPodAutoscaler {
 
 // review is the AdmissionReview the API server sends for a CREATE of obj in namespace.
 func review(obj runtime.Object, namespace string, gvk metav1.GroupVersionKind, gvr metav1.GroupVersionResource, user string) []byte {
+	return reviewOf(admissionv1.Create, obj, nil, namespace, gvk, gvr, user)
+}
+
+// reviewOf is the AdmissionReview of op on obj (and old, for an UPDATE) in namespace.
+func reviewOf(op admissionv1.Operation, obj, old runtime.Object, namespace string, gvk metav1.GroupVersionKind, gvr metav1.GroupVersionResource, user string) []byte {
 	raw, err := json.Marshal(obj)
 	if err != nil {
 		panic(err)
 	}
-	opts, _ := json.Marshal(metav1.CreateOptions{TypeMeta: metav1.TypeMeta{APIVersion: "meta.k8s.io/v1", Kind: "CreateOptions"}})
+	optsType := metav1.TypeMeta{APIVersion: "meta.k8s.io/v1", Kind: "CreateOptions"}
+	var opts []byte
+	if op == admissionv1.Update {
+		optsType.Kind = "UpdateOptions"
+		opts, _ = json.Marshal(metav1.UpdateOptions{TypeMeta: optsType})
+	} else {
+		opts, _ = json.Marshal(metav1.CreateOptions{TypeMeta: optsType})
+	}
 	r := admissionv1.AdmissionReview{
 		TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"},
 		Request: &admissionv1.AdmissionRequest{
 			UID: "0b3c8a5e-6a3d-4f6b-9a8e-5d2f1c7b9e01", Kind: gvk, Resource: gvr, RequestKind: &gvk, RequestResource: &gvr,
-			Namespace: namespace, Operation: admissionv1.Create,
+			Namespace: namespace, Operation: op,
 			UserInfo: authenticationv1.UserInfo{Username: user, UID: "8c1f7a52-3b9e-4d0a-a1f6-2e7c9b5d4a13",
 				Groups: []string{"system:serviceaccounts", "system:serviceaccounts:kube-system", "system:authenticated"}},
 			Object: runtime.RawExtension{Raw: raw}, Options: runtime.RawExtension{Raw: opts}, DryRun: ptr.To(false),
 		},
+	}
+	if old != nil {
+		if r.Request.OldObject.Raw, err = json.Marshal(old); err != nil {
+			panic(err)
+		}
 	}
 	b, err := json.Marshal(r)
 	if err != nil {
@@ -221,4 +239,14 @@ func podReview(p *corev1.Pod) []byte {
 func deploymentReview(d *appsv1.Deployment) []byte {
 	return review(d, d.Namespace, metav1.GroupVersionKind{Group: "apps", Version: "v1", Kind: "Deployment"},
 		metav1.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}, "system:serviceaccount:argocd:argocd-application-controller")
+}
+
+// pdbUpdateReview is the AdmissionReview of an UPDATE of the PDB old to pdb, as Argo CD sends it.
+func pdbUpdateReview(old, pdb *policyv1.PodDisruptionBudget) []byte {
+	tm := metav1.TypeMeta{APIVersion: "policy/v1", Kind: "PodDisruptionBudget"}
+	old, pdb = old.DeepCopy(), pdb.DeepCopy()
+	old.TypeMeta, pdb.TypeMeta = tm, tm
+	return reviewOf(admissionv1.Update, pdb, old, pdb.Namespace,
+		metav1.GroupVersionKind{Group: "policy", Version: "v1", Kind: "PodDisruptionBudget"},
+		metav1.GroupVersionResource{Group: "policy", Version: "v1", Resource: "poddisruptionbudgets"}, "system:serviceaccount:argocd:argocd-application-controller")
 }

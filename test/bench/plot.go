@@ -26,7 +26,7 @@ func writePlot(path string, samples map[string]sample, r *report) error {
 		}
 	}
 	left := percentilePlot(fmt.Sprintf("Webhook over HTTPS, open loop at %v req/s", r.Config["rate_rps"]), samples,
-		[]string{"null", "mutate", "mutate_64k", "validate", "validate_deny", "null_10k", "validate_10k"}, labels)
+		[]string{"null", "mutate", "mutate_64k", "validate", "validate_deny", "null_10k", "validate_10k", "validate_pdb_10k"}, labels)
 	right := percentilePlot("Pod CREATE through kube-apiserver", samples,
 		[]string{"apiserver_" + modeWithout, "apiserver_" + modeNull, "apiserver_" + modeNullPatch, "apiserver_" + modeWith},
 		map[string]string{"apiserver_" + modeWithout: "no webhook", "apiserver_" + modeNull: "null webhook",
@@ -61,6 +61,7 @@ var colors = map[string]color.Color{
 	"validate":                   color.RGBA{R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff},
 	"validate_deny":              color.RGBA{R: 0x94, G: 0x67, B: 0xbd, A: 0xff},
 	"validate_10k":               color.RGBA{R: 0xd6, G: 0x27, B: 0x28, A: 0xff},
+	"validate_pdb_10k":           color.RGBA{R: 0x8c, G: 0x56, B: 0x4b, A: 0xff},
 	"apiserver_" + modeWithout:   color.RGBA{R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff},
 	"apiserver_" + modeNull:      color.RGBA{R: 0x44, G: 0x44, B: 0x44, A: 0xff},
 	"apiserver_" + modeNullPatch: color.RGBA{R: 0x99, G: 0x99, B: 0x99, A: 0xff},

@@ -82,6 +82,58 @@ type apiResult struct {
 	CPUPerPod map[string]map[string]float64 `json:"cpu_us_per_pod"`
 }
 
+// apiModeResult is Pod CREATE through the API server in one mode of the api_10k phase.
+type apiModeResult struct {
+	P50us            float64 `json:"p50_us"`
+	P99us            float64 `json:"p99_us"`
+	P99RoundMedianUs float64 `json:"p99_round_median_us"`
+	PodsPerS         float64 `json:"pods_per_s"`
+	Pods             int     `json:"pods"`
+	Errors           int     `json:"errors"`
+	// CPUPerPod is the CPU time per pod of kube-apiserver, etcd, the webhook process serving the mode, and this
+	// process (the pod-creating clients; its in-process server is idle in this phase).
+	CPUPerPod map[string]float64 `json:"cpu_us_per_pod"`
+	// CallsPerPod is how many times the API server called the webhook per pod (1: no reinvocation).
+	CallsPerPod float64 `json:"webhook_calls_per_pod,omitempty"`
+}
+
+// apiFilledResult is the api_10k phase: Pod CREATE through the API server with the cluster filled, ha-webhook served
+// by a separate process of the current binary and, with -baseline-repo, of the baseline's.
+type apiFilledResult struct {
+	Clients      int            `json:"clients"`
+	Rounds       int            `json:"rounds"`
+	RoundSeconds float64        `json:"round_seconds"`
+	DryRun       bool           `json:"dry_run"`
+	Without      *apiModeResult `json:"without"`
+	Current      *apiModeResult `json:"current"`
+	Baseline     *apiModeResult `json:"baseline,omitempty"`
+	// The current binary's figures over the baseline's.
+	P99Ratio            float64 `json:"p99_ratio,omitempty"`
+	P99RoundMedianRatio float64 `json:"p99_round_median_ratio,omitempty"`
+	PodsPerSRatio       float64 `json:"pods_per_s_ratio,omitempty"`
+	WebhookCPURatio     float64 `json:"webhook_cpu_per_pod_ratio,omitempty"`
+}
+
+// baselineResult is the baseline binary (-baseline-repo) measured beside the current one, in the same run.
+type baselineResult struct {
+	Repo    string `json:"repo"`
+	Commit  string `json:"commit"`
+	Subject string `json:"subject"`
+	// Dirty: the checkout's tracked files differ from its commit.
+	Dirty bool `json:"dirty"`
+	// RSSMiB and RSSPeakMiB are the medians of RSSRunsMiB and RSSPeakRunsMiB (VmRSS and VmHWM with the fill
+	// cached); RSSEmptyMiB is VmRSS on the empty cluster.
+	RSSMiB         float64   `json:"rss_mib"`
+	RSSPeakMiB     float64   `json:"rss_peak_mib"`
+	RSSEmptyMiB    float64   `json:"rss_empty_mib"`
+	RSSRunsMiB     []float64 `json:"rss_runs_mib"`
+	RSSPeakRunsMiB []float64 `json:"rss_peak_runs_mib"`
+	// The current binary's figures over the baseline's.
+	RSSRatio      float64 `json:"rss_ratio"`
+	RSSPeakRatio  float64 `json:"rss_peak_ratio"`
+	RSSEmptyRatio float64 `json:"rss_empty_ratio"`
+}
+
 // targetCheck is one of the issue's targets, as a ratio against its limit.
 type targetCheck struct {
 	Name  string  `json:"name"`
@@ -106,19 +158,28 @@ type report struct {
 	// ValidateDeny is validate enforced: denied, and every denial confirmed by a live read of the namespace.
 	ValidateDeny *caseResult `json:"validate_deny"`
 	Validate10k  *caseResult `json:"validate_10k"`
+	// ValidatePDB10k is a PDB UPDATE in a filled namespace, judged by its impact on the namespace's workloads.
+	ValidatePDB10k *caseResult `json:"validate_pdb_10k"`
 	// Null10k is the null webhook measured again with the cache filled, alternating with validate_10k.
 	Null10k *caseResult `json:"null_10k"`
-	// RSSMiB is VmRSS of a separate `ha-webhook serve` with the filled cache, after serving; RSSPeakMiB its VmHWM;
-	// RSSBaselineMiB VmRSS of the same on an empty cluster.
-	RSSMiB         float64        `json:"rss_mib"`
-	RSSPeakMiB     float64        `json:"rss_peak_mib"`
-	RSSBaselineMiB float64        `json:"rss_baseline_mib"`
-	APIServer      *apiResult     `json:"apiserver"`
-	Fill           *fillResult    `json:"fill"`
-	Allocs         allocResult    `json:"allocs_per_admission"`
-	Targets        []targetCheck  `json:"targets"`
-	Machine        map[string]any `json:"machine"`
-	Config         map[string]any `json:"config"`
+	// RSSMiB is VmRSS of a separate `ha-webhook serve` with the filled cache, after serving (the median of
+	// RSSRunsMiB, one fresh process each); RSSPeakMiB its VmHWM; RSSBaselineMiB VmRSS of the same on an empty
+	// cluster (the empty cluster's "baseline", not the baseline binary's: that is Baseline).
+	RSSMiB         float64   `json:"rss_mib"`
+	RSSPeakMiB     float64   `json:"rss_peak_mib"`
+	RSSBaselineMiB float64   `json:"rss_baseline_mib"`
+	RSSRunsMiB     []float64 `json:"rss_runs_mib"`
+	RSSPeakRunsMiB []float64 `json:"rss_peak_runs_mib"`
+	// Baseline is the binary built from -baseline-repo, measured in the same run.
+	Baseline  *baselineResult `json:"baseline,omitempty"`
+	APIServer *apiResult      `json:"apiserver"`
+	// APIServer10k is Pod CREATE through the API server with the cluster filled, separate ha-webhook processes.
+	APIServer10k *apiFilledResult `json:"apiserver_10k,omitempty"`
+	Fill         *fillResult      `json:"fill"`
+	Allocs       allocResult      `json:"allocs_per_admission"`
+	Targets      []targetCheck    `json:"targets"`
+	Machine      map[string]any   `json:"machine"`
+	Config       map[string]any   `json:"config"`
 }
 
 func (r *report) setCase(name string, c *caseResult) {
@@ -135,6 +196,8 @@ func (r *report) setCase(name string, c *caseResult) {
 		r.ValidateDeny = c
 	case "validate_10k":
 		r.Validate10k = c
+	case "validate_pdb_10k":
+		r.ValidatePDB10k = c
 	case "null_10k":
 		r.Null10k = c
 	}
@@ -148,7 +211,7 @@ func (r *report) cases() []struct {
 		name string
 		c    *caseResult
 	}{{"null", r.Null}, {"mutate", r.Mutate}, {"mutate_64k", r.Mutate64k}, {"validate", r.Validate},
-		{"validate_deny", r.ValidateDeny}, {"null_10k", r.Null10k}, {"validate_10k", r.Validate10k}}
+		{"validate_deny", r.ValidateDeny}, {"null_10k", r.Null10k}, {"validate_10k", r.Validate10k}, {"validate_pdb_10k", r.ValidatePDB10k}}
 }
 
 func configOf(o options) map[string]any {
@@ -157,6 +220,7 @@ func configOf(o options) map[string]any {
 		"closed_seconds_per_case": o.closedDur.Seconds(), "rounds": o.rounds, "closed_loop_concurrency": o.conc,
 		"namespaces": o.namespaces, "per_namespace": o.perNamespace,
 		"api_clients": o.apiClients, "api_rounds": o.apiRounds, "api_round_seconds": o.apiRoundDur.Seconds(),
+		"rss_runs": o.rssRuns, "baseline_repo": o.baselineRepo,
 	}
 }
 
@@ -256,14 +320,46 @@ func printTable(w io.Writer, r *report) {
 		tw.Flush()
 	}
 
+	if a := r.APIServer10k; a != nil {
+		fmt.Fprintf(w, "\nPod CREATE through kube-apiserver with the fill cached, ha-webhook as a separate process, %d clients, %d round(s) × %.0f s per mode, alternating\n",
+			a.Clients, a.Rounds, a.RoundSeconds)
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "webhook\tp50 µs\tp99 µs\tp99 µs, median round\tpods/s\terrors\tCPU µs/pod: kube-apiserver\tetcd\twebhook\tclients\t")
+		for _, m := range []struct {
+			name string
+			m    *apiModeResult
+		}{{"none", a.Without}, {"ha-webhook", a.Current}, {"baseline", a.Baseline}} {
+			if m.m == nil {
+				continue
+			}
+			c := m.m.CPUPerPod
+			fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%.0f\t%.0f\t%d\t%.0f\t%.0f\t%.0f\t%.0f\t\n", m.name, m.m.P50us, m.m.P99us, m.m.P99RoundMedianUs,
+				m.m.PodsPerS, m.m.Errors, c["kube-apiserver"], c["etcd"], c["webhook"], c["bench (clients)"])
+		}
+		tw.Flush()
+		if a.Baseline != nil {
+			fmt.Fprintf(w, "  ha-webhook / baseline: p99 %.2f, median round p99 %.2f, pods/s %.2f, webhook CPU per pod %.2f\n",
+				a.P99Ratio, a.P99RoundMedianRatio, a.PodsPerSRatio, a.WebhookCPURatio)
+		}
+	}
+
 	fmt.Fprintln(w)
 	if f := r.Fill; f != nil {
-		fmt.Fprintf(w, "Fill: %d namespaces, %d PDBs, %d HPAs created in %.1f s (%.0f objects/s, %d workers); in ha-webhook's cache %.1f s later; control plane idle %.1f s later\n",
-			f.Namespaces, f.PDBs, f.HPAs, f.Seconds, f.ObjectsPerSecond, f.Workers, f.CacheLagSeconds, f.SettleSeconds)
+		fmt.Fprintf(w, "Fill: %d namespaces, %d PDBs, %d HPAs, %d workloads created in %.1f s (%.0f objects/s, %d workers); in ha-webhook's cache %.1f s later; control plane idle %.1f s later\n",
+			f.Namespaces, f.PDBs, f.HPAs, f.Workloads, f.Seconds, f.ObjectsPerSecond, f.Workers, f.CacheLagSeconds, f.SettleSeconds)
+	}
+	if f := r.Fill; f != nil && f.Workloads > 0 {
+		fmt.Fprintf(w, "  workloads: %d Deployments of %s and %d StatefulSets of %s as stored (JSON, managedFields included), a Deployment's last-applied-configuration %s\n",
+			f.Deployments, kib(f.DeploymentBytes), f.StatefulSets, kib(f.StatefulSetBytes), kib(f.LastAppliedBytes))
 	}
 	if r.RSSMiB > 0 {
-		fmt.Fprintf(w, "Memory of a separate `ha-webhook serve`: VmRSS %.1f MiB with the fill cached (peak VmHWM %.1f MiB); %.1f MiB on an empty cluster\n",
-			r.RSSMiB, r.RSSPeakMiB, r.RSSBaselineMiB)
+		fmt.Fprintf(w, "Memory of a separate `ha-webhook serve`: VmRSS %.1f MiB with the fill cached (peak VmHWM %.1f MiB; runs %s); %.1f MiB on an empty cluster\n",
+			r.RSSMiB, r.RSSPeakMiB, mibs(r.RSSRunsMiB), r.RSSBaselineMiB)
+	}
+	if bl := r.Baseline; bl != nil {
+		fmt.Fprintf(w, "  baseline %.12s (%s%s): VmRSS %.1f MiB with the fill cached (peak %.1f MiB; runs %s); %.1f MiB empty\n",
+			bl.Commit, bl.Subject, map[bool]string{true: ", dirty", false: ""}[bl.Dirty], bl.RSSMiB, bl.RSSPeakMiB, mibs(bl.RSSRunsMiB), bl.RSSEmptyMiB)
+		fmt.Fprintf(w, "  current / baseline: VmRSS %.2f, peak %.2f, empty %.2f\n", bl.RSSRatio, bl.RSSPeakRatio, bl.RSSEmptyRatio)
 	}
 	a := r.Allocs
 	fmt.Fprintf(w, "Allocations per admission: mutate.Pod %.0f (64 KB pod %.0f), validate.Deployment %.0f (filled namespace %.0f); "+
@@ -299,4 +395,13 @@ func kib(n int) string {
 		return fmt.Sprintf("%d B", n)
 	}
 	return strings.TrimSuffix(fmt.Sprintf("%.1f", float64(n)/1024), ".0") + " KiB"
+}
+
+// mibs lists MiB figures: "96.7, 97.1".
+func mibs(l []float64) string {
+	out := make([]string, len(l))
+	for i, v := range l {
+		out[i] = fmt.Sprintf("%.1f", v)
+	}
+	return strings.Join(out, ", ")
 }

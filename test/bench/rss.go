@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -16,60 +17,155 @@ import (
 	"github.com/ha-webhook/ha-webhook/test/testenv"
 )
 
-// measureRSS starts `ha-webhook serve` as its own process against the test API server, waits until it is ready
-// (its caches have synced), sends each warm target's request to it for a second, and reads VmRSS and VmHWM (peak)
-// from /proc. The process holds only ha-webhook: no load generator, no API server, no benchmark bookkeeping.
-func (b *bench) measureRSS(ctx context.Context, bin string, warm []*target) (rssMiB, hwmMiB float64, err error) {
-	port, err := testenv.FreePort()
-	if err != nil {
-		return 0, 0, err
+// webhookProc is a separate `ha-webhook serve` process against the test API server.
+type webhookProc struct {
+	cmd    *exec.Cmd
+	exited chan error
+	logs   *bytes.Buffer
+	// base is its webhook server's https://host:port; metricsAddr its metrics endpoint, empty when disabled.
+	base        string
+	metricsAddr string
+}
+
+// startWebhook starts bin serve on free ports, with the test environment's serving certificate, and waits until it
+// is ready (its caches have synced). metrics enables its metrics endpoint (the memory measurement leaves it off).
+func (b *bench) startWebhook(ctx context.Context, bin string, metrics bool) (*webhookProc, error) {
+	ports := make([]int, 3)
+	for i := range ports {
+		var err error
+		if ports[i], err = testenv.FreePort(); err != nil {
+			return nil, err
+		}
 	}
-	health, err := testenv.FreePort()
-	if err != nil {
-		return 0, 0, err
+	healthAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[1]))
+	p := &webhookProc{exited: make(chan error, 1), logs: &bytes.Buffer{},
+		base: "https://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0]))}
+	metricsFlag := "0"
+	if metrics {
+		p.metricsAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[2]))
+		metricsFlag = p.metricsAddr
 	}
-	healthAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(health))
-	cmd := exec.CommandContext(ctx, bin, "serve",
+	p.cmd = exec.CommandContext(ctx, bin, "serve",
 		"--kubeconfig", b.env.Kubeconfig,
-		"--webhook-host", "127.0.0.1", "--webhook-port", strconv.Itoa(port), "--webhook-cert-path", b.env.CertDir,
-		"--metrics-bind-address", "0", "--health-probe-bind-address", healthAddr,
+		"--webhook-host", "127.0.0.1", "--webhook-port", strconv.Itoa(ports[0]), "--webhook-cert-path", b.env.CertDir,
+		"--metrics-bind-address", metricsFlag, "--health-probe-bind-address", healthAddr,
 		"--shutdown-delay", "0s", "--zap-log-level", "error")
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
+	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
+	if err := p.cmd.Start(); err != nil {
+		return nil, err
+	}
+	go func() { p.exited <- p.cmd.Wait() }()
+	if err := testenv.WaitReady(ctx, "http://"+healthAddr+"/readyz", p.exited); err != nil {
+		p.stop()
+		return nil, fmt.Errorf("%s serve: %v\n%s", bin, err, p.logs.String())
+	}
+	return p, nil
+}
+
+// stop sends SIGTERM and waits for the process to exit (killing it after 10 s).
+func (p *webhookProc) stop() {
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.exited:
+	case <-time.After(10 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.exited
+	}
+}
+
+// warm sends each target's request to the process for d, closed loop, and fails on any wrong answer.
+func (b *bench) warm(ctx context.Context, p *webhookProc, targets []*target, d time.Duration) error {
+	for _, t := range targets {
+		w := target{name: t.name, body: t.body, check: t.check}
+		w.url = p.base + strings.TrimPrefix(t.url, b.base)
+		w.client = newClient(b.tlsConf, b.o.conc, nil)
+		s := closedLoop(ctx, &w, b.o.conc, d)
+		w.client.CloseIdleConnections()
+		if s.errors > 0 {
+			return fmt.Errorf("warming the separate ha-webhook with %s: %d errors, first: %s", t.name, s.errors, s.firstErr)
+		}
+	}
+	return nil
+}
+
+// measureRSS starts `ha-webhook serve` (bin) as its own process against the test API server, waits until it is
+// ready (its caches have synced), sends each warm target's request to it for a second, and reads VmRSS and VmHWM
+// (peak) from /proc. The process holds only ha-webhook: no load generator, no API server, no benchmark bookkeeping.
+func (b *bench) measureRSS(ctx context.Context, bin string, warm []*target) (rssMiB, hwmMiB float64, err error) {
+	p, err := b.startWebhook(ctx, bin, false)
+	if err != nil {
 		return 0, 0, err
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	defer func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-	}()
-	if err := testenv.WaitReady(ctx, "http://"+healthAddr+"/readyz", exited); err != nil {
-		return 0, 0, fmt.Errorf("ha-webhook serve: %v\n%s", err, logs.String())
-	}
-	base := "https://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	for _, t := range warm {
-		w := target{name: t.name, body: t.body, check: t.check}
-		w.url = base + strings.TrimPrefix(t.url, b.base)
-		w.client = newClient(b.tlsConf, b.o.conc, nil)
-		s := closedLoop(ctx, &w, b.o.conc, time.Second)
-		if s.errors > 0 {
-			return 0, 0, fmt.Errorf("warming the separate ha-webhook with %s: %d errors, first: %s", t.name, s.errors, s.firstErr)
-		}
-		w.client.CloseIdleConnections()
+	defer p.stop()
+	if err := b.warm(ctx, p, warm, time.Second); err != nil {
+		return 0, 0, err
 	}
 	time.Sleep(500 * time.Millisecond)
-	status, err := procStatus(cmd.Process.Pid)
+	status, err := procStatus(p.cmd.Process.Pid)
 	if err != nil {
 		return 0, 0, err
 	}
 	return status["VmRSS"], status["VmHWM"], nil
+}
+
+// rssRuns measures the filled cache's resident memory o.rssRuns times for each binary (the current one, and the
+// baseline's when there is one), one process at a time, alternating and swapping the order every run (ABBA) so
+// that drift on a shared machine falls on both alike.
+func (b *bench) rssRuns(ctx context.Context, bins binaries, warm []*target) (cur, base rssSample, err error) {
+	measure := func(bin string, s *rssSample) error {
+		rss, hwm, err := b.measureRSS(ctx, bin, warm)
+		if err == nil {
+			s.rss, s.hwm = append(s.rss, rss), append(s.hwm, hwm)
+		}
+		return err
+	}
+	for r := range b.o.rssRuns {
+		order := []string{bins.current, bins.baseline}
+		samples := []*rssSample{&cur, &base}
+		if r%2 == 1 {
+			order[0], order[1], samples[0], samples[1] = order[1], order[0], samples[1], samples[0]
+		}
+		for i, bin := range order {
+			if bin == "" {
+				continue
+			}
+			if err := measure(bin, samples[i]); err != nil {
+				return cur, base, err
+			}
+		}
+		b.p.printf("  run %d: current VmRSS %.1f MiB (peak %.1f)%s", r+1, last(cur.rss), last(cur.hwm), baselineNote(bins, base))
+	}
+	return cur, base, nil
+}
+
+func baselineNote(bins binaries, base rssSample) string {
+	if bins.baseline == "" {
+		return ""
+	}
+	return fmt.Sprintf(", baseline %.1f MiB (peak %.1f)", last(base.rss), last(base.hwm))
+}
+
+// rssSample is the VmRSS and VmHWM of several processes, in MiB.
+type rssSample struct{ rss, hwm []float64 }
+
+func last(l []float64) float64 {
+	if len(l) == 0 {
+		return 0
+	}
+	return l[len(l)-1]
+}
+
+// median of l (0 for none).
+func median(l []float64) float64 {
+	if len(l) == 0 {
+		return 0
+	}
+	s := slices.Clone(l)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 // procStatus reads the kB fields of /proc/PID/status in MiB.

@@ -70,19 +70,19 @@ type bench struct {
 
 // run performs the whole benchmark. samples holds the open-loop latencies per case, for the plot.
 func run(ctx context.Context, o options, log io.Writer) (*report, map[string]sample, error) {
+	o = o.withRSSRuns()
 	b := &bench{o: o, p: progress{w: log, start: time.Now()}, targets: map[string]*target{}}
 	rep := &report{Machine: machine(), Config: configOf(o)}
 	samples := map[string]sample{}
 
-	var bin string
-	if o.rss {
+	var bins binaries
+	if o.rss || o.phases["api_10k"] && o.phases["fill"] {
 		dir, err := os.MkdirTemp("", "ha-webhook-bench-")
 		if err != nil {
 			return nil, nil, err
 		}
 		defer os.RemoveAll(dir)
-		b.p.printf("building ha-webhook (cmd/webhook) for the memory measurement")
-		if bin, err = testenv.BuildWebhook(ctx, dir, testenv.BuildRelease); err != nil {
+		if bins, rep.Baseline, err = buildBinaries(ctx, o, dir, b.p); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -141,14 +141,20 @@ func run(ctx context.Context, o options, log io.Writer) (*report, map[string]sam
 	if o.rss {
 		b.p.printf("resident memory of a separate ha-webhook serve, empty cluster")
 		warm := []*target{b.targets["validate"], b.targets["mutate"]}
-		if rep.RSSBaselineMiB, _, err = b.measureRSS(ctx, bin, warm); err != nil {
+		if rep.RSSBaselineMiB, _, err = b.measureRSS(ctx, bins.current, warm); err != nil {
 			return nil, nil, err
+		}
+		if bins.baseline != "" {
+			if rep.Baseline.RSSEmptyMiB, _, err = b.measureRSS(ctx, bins.baseline, warm); err != nil {
+				return nil, nil, fmt.Errorf("the baseline: %w", err)
+			}
+			b.p.printf("  current %.1f MiB, baseline %.1f MiB", rep.RSSBaselineMiB, rep.Baseline.RSSEmptyMiB)
 		}
 	}
 
 	phaseB := map[string]*measured{}
 	if o.phases["fill"] {
-		b.p.printf("filling %d namespaces with %d PDBs and %d HPAs each", o.namespaces, o.perNamespace, o.perNamespace)
+		b.p.printf("filling %d namespaces with %d PDBs, %d HPAs and %d workloads each", o.namespaces, o.perNamespace, o.perNamespace, o.perNamespace)
 		if rep.Fill, err = b.fill(ctx); err != nil {
 			return nil, nil, fmt.Errorf("fill: %w", err)
 		}
@@ -161,19 +167,38 @@ func run(ctx context.Context, o options, log io.Writer) (*report, map[string]sam
 		b.p.printf("control plane idle after %.1fs", settled.Seconds())
 		rep.Fill.SettleSeconds = settled.Seconds()
 
-		// Phase B: 10k PDBs and 10k HPAs in the cache; null again as this phase's reference.
-		b.p.printf("webhook cases with the cache filled: null_10k, validate_10k")
-		phaseB = b.measure(ctx, "null_10k", "validate_10k")
+		// Phase B: 10k PDBs, 10k HPAs and 10k workloads in the cache; null again as this phase's reference.
+		b.p.printf("webhook cases with the cache filled: null_10k, validate_10k, validate_pdb_10k")
+		phaseB = b.measure(ctx, "null_10k", "validate_10k", "validate_pdb_10k")
 		if ctx.Err() != nil {
 			return nil, nil, ctx.Err()
 		}
 	}
 
 	if o.rss && o.phases["fill"] {
-		b.p.printf("resident memory of a separate ha-webhook serve, %d PDBs + %d HPAs cached", rep.Fill.PDBs, rep.Fill.HPAs)
+		b.p.printf("resident memory of a separate ha-webhook serve, %d PDBs + %d HPAs + %d workloads cached, %d run(s)",
+			rep.Fill.PDBs, rep.Fill.HPAs, rep.Fill.Workloads, o.rssRuns)
+		// Requests both binaries serve: the baseline may lack the newer paths.
 		warm := []*target{b.targets["validate_10k"], b.targets["mutate"]}
-		if rep.RSSMiB, rep.RSSPeakMiB, err = b.measureRSS(ctx, bin, warm); err != nil {
+		cur, base, err := b.rssRuns(ctx, bins, warm)
+		if err != nil {
 			return nil, nil, err
+		}
+		rep.RSSRunsMiB, rep.RSSPeakRunsMiB = cur.rss, cur.hwm
+		rep.RSSMiB, rep.RSSPeakMiB = median(cur.rss), median(cur.hwm)
+		if bl := rep.Baseline; bl != nil {
+			bl.RSSRunsMiB, bl.RSSPeakRunsMiB = base.rss, base.hwm
+			bl.RSSMiB, bl.RSSPeakMiB = median(base.rss), median(base.hwm)
+			bl.RSSRatio, bl.RSSPeakRatio = ratio(rep.RSSMiB, bl.RSSMiB), ratio(rep.RSSPeakMiB, bl.RSSPeakMiB)
+			bl.RSSEmptyRatio = ratio(rep.RSSBaselineMiB, bl.RSSEmptyMiB)
+		}
+	}
+
+	if o.phases["api_10k"] && o.phases["fill"] {
+		b.p.printf("pod creation through the API server with the fill cached, ha-webhook as a separate process: %d clients, %d round(s)",
+			o.apiClients, o.apiRounds)
+		if rep.APIServer10k, err = b.apiServerFilled(ctx, bins); err != nil {
+			return nil, nil, fmt.Errorf("API server phase with the fill: %w", err)
 		}
 	}
 
@@ -191,6 +216,14 @@ func run(ctx context.Context, o options, log io.Writer) (*report, map[string]sam
 	rep.Machine["loadavg_1m_at_end"] = loadAverage()
 	b.p.printf("done")
 	return rep, samples, nil
+}
+
+// ratio is a / b, 0 when b is.
+func ratio(a, b float64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return a / b
 }
 
 func mergeMaps[K comparable, V any](ms ...map[K]V) map[K]V {
@@ -258,9 +291,13 @@ func (b *bench) defineTargets() {
 	// No PDB exists. In audit mode the Deployment is allowed with a pdb-missing warning; enforced, it is denied.
 	add("validate", names.PathValidateDeployment, deploymentReview(deployment(nsValidate, validateApp(b.o.perNamespace))), wantWarning)
 	add("validate_deny", names.PathValidateDeployment, deploymentReview(deployment(nsValidateDeny, validateApp(b.o.perNamespace))), wantDenied(403))
-	// The namespace holds perNamespace PDBs and HPAs; exactly one of each selects or targets the Deployment.
-	add("validate_10k", names.PathValidateDeployment,
-		deploymentReview(deployment(filledNamespace(b.o.namespaces/2), validateApp(b.o.perNamespace))), wantAllowed)
+	// The namespace holds perNamespace PDBs, HPAs and workloads; exactly one PDB selects the Deployment (its own
+	// stored version and nothing else) and one HPA targets it.
+	filled := filledNamespace(b.o.namespaces / 2)
+	add("validate_10k", names.PathValidateDeployment, deploymentReview(deployment(filled, validateApp(b.o.perNamespace))), wantAllowed)
+	// The same app's PDB updated: judged by its impact on the namespace's workloads (the one it selects).
+	add("validate_pdb_10k", names.PathValidatePDB,
+		pdbUpdateReview(pdbFor(filled, validateApp(b.o.perNamespace)), pdbUpdated(filled, validateApp(b.o.perNamespace))), wantAllowed)
 }
 
 // measured is one case's open-loop and closed-loop samples, and the CPU time this process (server and load
@@ -315,11 +352,11 @@ func (b *bench) measure(ctx context.Context, cases ...string) map[string]*measur
 	}
 	for _, c := range cases {
 		m := out[c]
-		b.p.printf("  %-13s open: %6d req, p99 %7.0fµs, %d errors; closed: %6.0f req/s, %4.0fµs CPU/req, %d errors",
+		b.p.printf("  %-16s open: %6d req, p99 %7.0fµs, %d errors; closed: %6.0f req/s, %4.0fµs CPU/req, %d errors",
 			c, m.open.requests, us(m.open.percentiles().p99), m.open.errors,
 			float64(m.closed.requests-m.closed.errors)/m.closed.elapsed.Seconds(), us(m.cpu)/float64(max(m.closed.requests, 1)), m.closed.errors)
 		if m.open.firstErr != "" || m.closed.firstErr != "" {
-			b.p.printf("  %-13s first error: %s%s", c, m.open.firstErr, m.closed.firstErr)
+			b.p.printf("  %-16s first error: %s%s", c, m.open.firstErr, m.closed.firstErr)
 		}
 	}
 	return out
