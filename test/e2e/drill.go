@@ -4,14 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"slices"
-	"text/tabwriter"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -144,53 +141,6 @@ func (h *Harness) Stop() error {
 	return h.Cluster.Stop()
 }
 
-// Result is the outcome of one drill run.
-type Result struct {
-	Run  string
-	Mode policy.Mode
-	// Injected and Pods count the opted-in pods before the upgrade, and those carrying ha-webhook.io/injected.
-	Injected, Pods int
-	Groups         []GroupResult
-	Upgrade        UpgradeResult
-	// Report is `ha-webhook report --all-namespaces` before the upgrade; RunReport the same for this run's
-	// namespaces only.
-	Report, RunReport report.Report
-	// Traffic is the time traffic flowed, from before the upgrade until Settle after it.
-	Traffic time.Duration
-	// CacheLagDenials counts Deployments denied pdb-missing because the webhook's cache lagged their PDB (retried).
-	CacheLagDenials int
-}
-
-// GroupResult is what one group's Services saw.
-type GroupResult struct {
-	Group       string
-	Deployments int
-	Sent        int64
-	Failed      int64
-	Reasons     map[string]int64
-	// LongestWithoutEndpoints is the longest stretch, over the group's Services, during which the proxy had no
-	// ready endpoint to route to; WorstService names that Service.
-	LongestWithoutEndpoints time.Duration
-	WorstService            string
-	// Stops counts the group's processes that stopped during the run while the proxy routed to them, and StopMargin
-	// is the smallest time by which the proxy stopped routing to one before it stopped accepting connections
-	// (negative: the proxy kept routing to a stopped process that long). Starts and StartMargin likewise for the
-	// processes the proxy started routing to during the run: the smallest time by which it listened first
-	// (negative: the proxy routed to one that long while it did not listen).
-	Stops, Starts           int
-	StopMargin, StartMargin time.Duration
-}
-
-// Group returns the result of one group.
-func (r Result) Group(name string) GroupResult {
-	for _, g := range r.Groups {
-		if g.Group == name {
-			return g
-		}
-	}
-	return GroupResult{Group: name}
-}
-
 // RunDrill deploys a fleet in its own namespaces and node pool (named after run), reports on it, sends traffic,
 // upgrades every node and counts what failed. mode is the opted-in namespaces' ha-webhook.io/mode: enforce injects,
 // audit only warns.
@@ -215,9 +165,9 @@ func (h *Harness) RunDrill(ctx context.Context, run string, mode policy.Mode) (R
 	if err != nil {
 		return res, err
 	}
-	o.Logf("%s: fleet created: %d Deployments on %d nodes", run, len(fleet.Apps), len(nodes))
+	o.Logf("%s: fleet created: %d workloads, %d PDBs on %d nodes", run, len(fleet.Apps), len(fleet.PDBs()), len(nodes))
 	if res.CacheLagDenials > 0 {
-		o.Logf("%s: the webhook denied a Deployment created right after its PDB %d time(s) (pdb-missing: its informer cache had not seen the PDB yet); retried",
+		o.Logf("%s: the webhook denied a workload created right after its PDB %d time(s) (pdb-missing: its informer cache had not seen the PDB yet); retried",
 			run, res.CacheLagDenials)
 	}
 	if err := h.waitSteady(ctx, fleet, 3*time.Minute); err != nil {
@@ -250,7 +200,8 @@ func (h *Harness) RunDrill(ctx context.Context, run string, mode policy.Mode) (R
 	}
 
 	tctx, stopTraffic := context.WithCancel(ctx)
-	traffic := &Traffic{ProxyURL: h.ProxyURL, Interval: o.RequestInterval, Timeout: 2 * time.Second}
+	from := time.Now()
+	traffic := &Traffic{ProxyURL: h.ProxyURL, Interval: o.RequestInterval, Timeout: 2 * time.Second, Start: from}
 	services := make([]string, len(fleet.Apps))
 	for i, a := range fleet.Apps {
 		services[i] = a.Key()
@@ -260,7 +211,6 @@ func (h *Harness) RunDrill(ctx context.Context, run string, mode policy.Mode) (R
 		traffic.Run(tctx, services)
 		close(trafficDone)
 	}()
-	from := time.Now()
 	select { // steady traffic before the first node goes
 	case <-time.After(2 * time.Second):
 	case <-ctx.Done():
@@ -285,82 +235,23 @@ func (h *Harness) RunDrill(ctx context.Context, run string, mode policy.Mode) (R
 		return res, err
 	}
 
-	for _, group := range []string{groupOptedIn, groupControl} {
-		g := GroupResult{Group: group, Reasons: map[string]int64{}}
-		for _, a := range fleet.Group(group) {
-			g.Deployments++
-			s := traffic.Stats(a.Key())
-			g.Sent += s.Sent
-			g.Failed += s.Failed
-			for r, n := range s.Reasons {
-				g.Reasons[r] += n
-			}
-			if d := h.Proxy.LongestWithoutEndpoints(a.Key(), from, to); d > g.LongestWithoutEndpoints {
-				g.LongestWithoutEndpoints, g.WorstService = d, a.Key()
-			}
-		}
-		h.margins(&g, fleet, from, to)
-		res.Groups = append(res.Groups, g)
-	}
+	h.count(&res, fleet, traffic, from, to)
+	res.Timeline = h.timeline(res, fleet, traffic, from, to)
 	return res, nil
 }
 
-// margins computes how close the group's pods came to losing a request when they stopped and started.
-func (h *Harness) margins(g *GroupResult, f Fleet, from, to time.Time) {
-	namespaces := map[string]bool{}
-	for _, a := range f.Group(g.Group) {
-		namespaces[a.Namespace] = true
-	}
-	within := func(t time.Time) bool { return !t.Before(from) && !t.After(to) }
-	for _, p := range h.Runtime.Processes() {
-		routed, ok := h.Proxy.Routed(p.UID)
-		if !namespaces[p.Namespace] || !ok {
-			continue
-		}
-		if within(p.StoppedAt) && !routed.From.After(p.StoppedAt) {
-			until := routed.Until
-			if until.IsZero() {
-				until = to
-			}
-			m := p.StoppedAt.Sub(until)
-			if g.Stops == 0 || m < g.StopMargin {
-				g.StopMargin = m
-			}
-			g.Stops++
-		}
-		if within(routed.From) {
-			// Positive: it listened that long before the proxy routed to it. Negative: the proxy routed to it that
-			// long while it did not listen (until it listened, the proxy stopped routing to it, or the run ended).
-			m := routed.From.Sub(p.ListeningAt)
-			if p.ListeningAt.IsZero() || p.ListeningAt.After(routed.From) {
-				end := to
-				if !routed.Until.IsZero() && routed.Until.Before(end) {
-					end = routed.Until
-				}
-				if !p.ListeningAt.IsZero() && p.ListeningAt.Before(end) {
-					end = p.ListeningAt
-				}
-				m = -end.Sub(routed.From)
-			}
-			if g.Starts == 0 || m < g.StartMargin {
-				g.StartMargin = m
-			}
-			g.Starts++
-		}
-	}
-}
-
-// waitSteady waits until every Deployment of the fleet has all its replicas updated and ready, no pod of the fleet is
-// terminating, and the proxy routes every Service to all of its replicas.
+// waitSteady waits until every Deployment and StatefulSet of the fleet has all its replicas updated and ready, no
+// pod of the fleet is terminating, every pod's process listens (a pod without a readiness probe is Ready before
+// that), and the proxy routes every Service to all of its replicas.
 func (h *Harness) waitSteady(ctx context.Context, f Fleet, timeout time.Duration) error {
 	c := h.Cluster.Clientset
 	return h.Cluster.waitFor(ctx, "the fleet to be ready and routed", timeout, func(ctx context.Context) (bool, error) {
 		for _, a := range f.Apps {
-			d, err := c.AppsV1().Deployments(a.Namespace).Get(ctx, a.Name, metav1.GetOptions{})
+			steady, err := workloadSteady(ctx, c, a)
 			if err != nil {
 				return false, err
 			}
-			if !deploymentSteady(d) || h.Proxy.Endpoints(a.Key()) != int(a.Replicas) {
+			if !steady || h.Proxy.Endpoints(a.Key()) != int(a.Replicas) {
 				return false, nil
 			}
 		}
@@ -370,76 +261,11 @@ func (h *Harness) waitSteady(ctx context.Context, f Fleet, timeout time.Duration
 				return false, err
 			}
 			for _, p := range pods.Items {
-				if p.DeletionTimestamp != nil || p.Status.Phase != corev1.PodRunning {
+				if p.DeletionTimestamp != nil || p.Status.Phase != corev1.PodRunning || !h.Runtime.Listening(p.UID) {
 					return false, nil
 				}
 			}
 		}
 		return true, nil
 	})
-}
-
-func deploymentSteady(d *appsv1.Deployment) bool {
-	want := int32(1)
-	if d.Spec.Replicas != nil {
-		want = *d.Spec.Replicas
-	}
-	s := d.Status
-	return s.ObservedGeneration >= d.Generation && s.Replicas == want && s.UpdatedReplicas == want &&
-		s.ReadyReplicas == want && s.AvailableReplicas == want
-}
-
-// Print writes a run's results: the upgrade, then per group the GETs sent and failed, why they failed, and the
-// longest stretch without a ready endpoint.
-func (r Result) Print(w io.Writer) {
-	fmt.Fprintf(w, "\n== Drill %q: opted-in namespaces in %s mode; %d of %d opted-in pods carry %s\n",
-		r.Run, r.Mode, r.Injected, r.Pods, names.AnnotationInjected)
-	fmt.Fprintf(w, "upgrade: %d nodes replaced in %s (surge: add a node, cordon, evict through the Eviction API, delete)",
-		len(r.Upgrade.Nodes), r.Upgrade.Duration.Round(100*time.Millisecond))
-	if r.Upgrade.Stalled() {
-		fmt.Fprint(w, " — STALLED")
-	}
-	fmt.Fprintln(w)
-	for _, n := range r.Upgrade.Nodes {
-		fmt.Fprintf(w, "  %s → %s: %d pods evicted in %s, %d evictions refused (429) by a PDB\n",
-			n.Old, n.New, n.Evicted, n.Drain.Round(100*time.Millisecond), n.Refused)
-	}
-	fmt.Fprintf(w, "traffic: %s of steady GETs through the proxy, from before the first eviction until all pods were replaced\n",
-		r.Traffic.Round(100*time.Millisecond))
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "group\tDeployments\tGETs sent\tGETs failed\tlongest without a ready endpoint\t")
-	for _, g := range r.Groups {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t\n", g.Group, g.Deployments, g.Sent, g.Failed, g.LongestWithoutEndpoints.Round(100*time.Millisecond))
-	}
-	_ = tw.Flush()
-	for _, g := range r.Groups {
-		if g.Stops > 0 {
-			fmt.Fprintf(w, "%s: %s\n", g.Group, describeMargin(g.Stops, g.StopMargin, "pods stopped",
-				"the proxy stopped routing to each at least %s before it stopped accepting connections",
-				"the proxy kept routing to one for %s after it stopped accepting connections"))
-		}
-		if g.Starts > 0 {
-			fmt.Fprintf(w, "%s: %s\n", g.Group, describeMargin(g.Starts, g.StartMargin, "pods started",
-				"each listened at least %s before the proxy routed to it",
-				"the proxy routed to one for %s while it did not listen yet"))
-		}
-	}
-	for _, g := range r.Groups {
-		if g.Failed > 0 {
-			fmt.Fprintf(w, "%s failures: %s\n", g.Group, formatReasons(g.Reasons))
-		}
-		if g.LongestWithoutEndpoints > 0 {
-			fmt.Fprintf(w, "%s: longest without a ready endpoint: %s (%s)\n", g.Group, g.WorstService,
-				g.LongestWithoutEndpoints.Round(100*time.Millisecond))
-		}
-	}
-}
-
-// describeMargin renders the closest call of n events: good (format with the margin) or bad (with its opposite).
-func describeMargin(n int, margin time.Duration, events, good, bad string) string {
-	d := margin.Round(100 * time.Millisecond)
-	if margin >= 0 {
-		return fmt.Sprintf("%d %s: %s", n, events, fmt.Sprintf(good, d))
-	}
-	return fmt.Sprintf("%d %s: %s", n, events, fmt.Sprintf(bad, -d))
 }

@@ -24,6 +24,7 @@ var (
 	flagLag      = flag.Duration("drill.proxy-lag", DefaultOptions().ProxyLag, "how late the proxy applies endpoint changes (Kong: ~3s)")
 	flagAppStart = flag.Duration("drill.app-start", DefaultOptions().AppStartDelay, "application start-up time, container start to listening")
 	flagInterval = flag.Duration("drill.interval", DefaultOptions().RequestInterval, "pause between two GETs to one Service")
+	flagPlot     = flag.String("drill.plot", "", "write the runs' timeline to this PNG file (docs/drill.png: -drill.plot=../../docs/drill.png)")
 )
 
 // TestDrill runs the upgrade drill twice on one control plane: with the opted-in namespaces enforcing (the webhook
@@ -77,6 +78,13 @@ func TestDrill(t *testing.T) {
 	}
 	audit.Print(os.Stdout)
 	printComparison(enforce, audit)
+	if *flagPlot != "" {
+		if err := WritePlot(*flagPlot, o, enforce.Timeline, audit.Timeline); err != nil {
+			t.Errorf("drawing the timeline: %v", err)
+		} else {
+			fmt.Printf("\ntimeline drawn in %s\n", *flagPlot)
+		}
+	}
 	fmt.Printf("\nDrill done in %s.\n", time.Since(start).Round(time.Second))
 
 	checkEnforce(t, o, enforce)
@@ -117,13 +125,20 @@ func checkEnforce(t *testing.T, o Options, r Result) {
 	if control.Failed == 0 {
 		t.Errorf("enforce: no GET to the control group failed (%d sent): the drill cannot see failures", control.Sent)
 	}
+	for _, x := range r.Shapes {
+		if x.Sent == 0 {
+			t.Errorf("enforce: no GET sent to the %s group's %s (%v)", x.Group, x.Shape, x.Services)
+		}
+	}
 	checkUpgrade(t, o, r)
 
 	// The report, run before the upgrade with --all-namespaces, lists the control group's problems — and none of the
 	// opted-in services'.
 	rep := r.Report
 	for _, a := range fleet.Group(groupControl) {
-		if d, ok := find(rep.Deployments, func(d report.Deployment) bool { return d.Namespace == a.Namespace && d.Name == a.Name }); !ok {
+		if d, ok := find(rep.Workloads, func(d report.Workload) bool {
+			return d.Kind == "Deployment" && d.Namespace == a.Namespace && d.Name == a.Name
+		}); !ok {
 			t.Errorf("report: Deployment %s missing", a.Key())
 		} else if rules := ruleIDs(d.Violations); !strings.Contains(rules, validate.RuleMinReplicas) || !strings.Contains(rules, validate.RulePDBMissing) {
 			t.Errorf("report: Deployment %s violations %q, want %s and %s", a.Key(), rules, validate.RuleMinReplicas, validate.RulePDBMissing)
@@ -136,8 +151,10 @@ func checkEnforce(t *testing.T, o Options, r Result) {
 		}
 	}
 	for _, a := range fleet.Group(groupOptedIn) {
-		if d, ok := find(rep.Deployments, func(d report.Deployment) bool { return d.Namespace == a.Namespace && d.Name == a.Name }); !ok || len(d.Violations) > 0 {
-			t.Errorf("report: opted-in Deployment %s: found %v, violations %q; want found, none", a.Key(), ok, ruleIDs(d.Violations))
+		if d, ok := find(rep.Workloads, func(d report.Workload) bool {
+			return d.Kind == a.Kind && d.Namespace == a.Namespace && d.Name == a.Name
+		}); !ok || len(d.Violations) > 0 {
+			t.Errorf("report: opted-in %s %s: found %v, violations %q; want found, none", a.Kind, a.Key(), ok, ruleIDs(d.Violations))
 		}
 		inNS := func(ns string) bool { return ns == a.Namespace }
 		if _, ok := find(rep.UninjectedPods, func(p report.Pod) bool { return inNS(p.Namespace) }); ok {
@@ -172,10 +189,21 @@ func checkAudit(t *testing.T, o Options, r Result) {
 	checkUpgrade(t, o, r)
 }
 
+// checkUpgrade asserts that every node was replaced, and every pod of each StatefulSet with it: each evicted pod
+// recreated under its own name.
 func checkUpgrade(t *testing.T, o Options, r Result) {
 	t.Helper()
 	if r.Upgrade.Stalled() || len(r.Upgrade.Nodes) != o.Nodes {
 		t.Errorf("%s: upgrade stalled or incomplete: %d of %d nodes replaced, stalled %v", r.Run, len(r.Upgrade.Nodes), o.Nodes, r.Upgrade.Stalled())
+	}
+	if len(r.StatefulSets) == 0 {
+		t.Errorf("%s: no StatefulSet in the fleet", r.Run)
+	}
+	for _, s := range r.StatefulSets {
+		if s.Replaced < s.Replicas || len(s.Names) != s.Replicas {
+			t.Errorf("%s: StatefulSet %s: %d pods replaced under names %v, want each of its %d replicas replaced under its name",
+				r.Run, s.Key, s.Replaced, s.Names, s.Replicas)
+		}
 	}
 }
 

@@ -3,20 +3,15 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"maps"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/utils/ptr"
 
 	"github.com/ha-webhook/ha-webhook/internal/names"
 	"github.com/ha-webhook/ha-webhook/internal/policy"
@@ -29,11 +24,21 @@ const (
 	groupControl = "control"
 )
 
-// App is one Deployment of the fleet with its Service (and, when opted in, its PodDisruptionBudget).
+// partOfLabel on pods is what a PDB shared by several workloads selects.
+const partOfLabel = "app.kubernetes.io/part-of"
+
+// App is one workload of the fleet (a Deployment or a StatefulSet) with its Service and, when opted in, the
+// PodDisruptionBudget that selects its pods: its own, or one it shares with other apps.
 type App struct {
 	Namespace, Name string
 	Group           string
-	Replicas        int32
+	// Kind is validate.KindDeployment or validate.KindStatefulSet.
+	Kind     string
+	Replicas int32
+	// SharedPDB, when set, is the app.kubernetes.io/part-of label of the app's pods and the name of the one PDB that
+	// selects every app with that label (maxUnavailable 1 over all of their pods); otherwise an opted-in app has a
+	// PDB of its own, named after it.
+	SharedPDB string
 	// Colocated replicas prefer to share a node (a preferred pod affinity, e.g. for a node-local cache): draining
 	// that node must then wait for the PDB between its evictions.
 	Colocated bool
@@ -41,6 +46,28 @@ type App struct {
 
 // Key is "namespace/name", the proxy's route and the report's key.
 func (a App) Key() string { return a.Namespace + "/" + a.Name }
+
+// PDB is the name of the PodDisruptionBudget that selects the app's pods ("" in the control group: none).
+func (a App) PDB() string {
+	switch {
+	case a.Group != groupOptedIn:
+		return ""
+	case a.SharedPDB != "":
+		return a.SharedPDB
+	}
+	return a.Name
+}
+
+// Shape says what kind of workload and budget the app is, for the drill's breakdown of the figures.
+func (a App) Shape() string {
+	switch {
+	case a.Group != groupOptedIn:
+		return a.Kind + ", no PDB"
+	case a.SharedPDB != "":
+		return a.Kind + ", shared PDB"
+	}
+	return a.Kind + ", own PDB"
+}
 
 // Fleet is what one drill run deploys.
 type Fleet struct {
@@ -51,26 +78,38 @@ type Fleet struct {
 	Control []string
 }
 
-// NewFleet is ten opted-in Deployments (2 or 3 replicas, a PDB of maxUnavailable 1 each; two of them keep their
-// replicas together on one node) in two namespaces, and a control group of two Deployments of one replica, no PDB,
-// in a namespace that is not opted in.
+// NewFleet is the opted-in group in two namespaces — ten Deployments of 2 or 3 replicas with a PDB of
+// maxUnavailable 1 each (two of them keep their replicas together on one node), two Deployments of 2 replicas
+// sharing one PDB of maxUnavailable 1 (app.kubernetes.io/part-of=feedback), each behind its own Service, and a
+// StatefulSet of 3 replicas with its PDB of maxUnavailable 1 — and a control group of two Deployments of one
+// replica, no PDB, in a namespace that is not opted in.
 func NewFleet(run string) Fleet {
 	f := Fleet{Run: run}
-	colocated := map[string]bool{"search": true, "billing": true}
-	add := func(ns, group string, apps map[string]int32) {
+	add := func(ns, group string, apps ...App) {
 		ns = run + "-" + ns
 		if group == groupOptedIn {
 			f.OptedIn = append(f.OptedIn, ns)
 		} else {
 			f.Control = append(f.Control, ns)
 		}
-		for _, name := range slices.Sorted(maps.Keys(apps)) {
-			f.Apps = append(f.Apps, App{Namespace: ns, Name: name, Group: group, Replicas: apps[name], Colocated: colocated[name]})
+		slices.SortFunc(apps, func(a, b App) int { return strings.Compare(a.Name, b.Name) })
+		for _, a := range apps {
+			a.Namespace, a.Group = ns, group
+			if a.Kind == "" {
+				a.Kind = validate.KindDeployment
+			}
+			f.Apps = append(f.Apps, a)
 		}
 	}
-	add("shop", groupOptedIn, map[string]int32{"web": 3, "search": 2, "cart": 2, "catalog": 3, "checkout": 2})
-	add("accounts", groupOptedIn, map[string]int32{"login": 3, "profile": 2, "billing": 2, "notify": 2, "media": 3})
-	add("legacy", groupControl, map[string]int32{"inventory": 1, "reports": 1})
+	add("shop", groupOptedIn,
+		App{Name: "web", Replicas: 3}, App{Name: "search", Replicas: 2, Colocated: true}, App{Name: "cart", Replicas: 2},
+		App{Name: "catalog", Replicas: 3}, App{Name: "checkout", Replicas: 2},
+		App{Name: "reviews", Replicas: 2, SharedPDB: "feedback"}, App{Name: "ratings", Replicas: 2, SharedPDB: "feedback"})
+	add("accounts", groupOptedIn,
+		App{Name: "login", Replicas: 3}, App{Name: "profile", Replicas: 2}, App{Name: "billing", Replicas: 2, Colocated: true},
+		App{Name: "notify", Replicas: 2}, App{Name: "media", Replicas: 3},
+		App{Name: "sessions", Kind: validate.KindStatefulSet, Replicas: 3})
+	add("legacy", groupControl, App{Name: "inventory", Replicas: 1}, App{Name: "reports", Replicas: 1})
 	return f
 }
 
@@ -88,6 +127,20 @@ func (f Fleet) Group(group string) []App {
 // Namespaces are every namespace of the fleet.
 func (f Fleet) Namespaces() []string { return append(append([]string{}, f.OptedIn...), f.Control...) }
 
+// PDBs are the fleet's PodDisruptionBudgets, each once: one per opted-in app, or one per shared label.
+func (f Fleet) PDBs() []*policyv1.PodDisruptionBudget {
+	var out []*policyv1.PodDisruptionBudget
+	seen := map[string]bool{}
+	for _, a := range f.Apps {
+		if a.PDB() == "" || seen[a.Namespace+"/"+a.PDB()] {
+			continue
+		}
+		seen[a.Namespace+"/"+a.PDB()] = true
+		out = append(out, pdb(a))
+	}
+	return out
+}
+
 // FleetOptions shape the fleet's objects.
 type FleetOptions struct {
 	// Mode is the opted-in namespaces' ha-webhook.io/mode label.
@@ -96,10 +149,10 @@ type FleetOptions struct {
 	PreStopSleepSeconds int
 }
 
-// Create creates the namespaces, then every app's Service and PDB (opted in only), then the Deployments: PDBs first,
-// as Helm and Argo CD order them, because the webhook denies a Deployment no PDB selects.
+// Create creates the namespaces, then every app's Service and the PDBs (opted in only), then the Deployments and
+// StatefulSets: PDBs first, as Helm and Argo CD order them, because the webhook denies a workload no PDB selects.
 //
-// The webhook reads PDBs from its informer cache, which may lag the API by a few milliseconds: a Deployment created
+// The webhook reads PDBs from its informer cache, which may lag the API by a few milliseconds: a workload created
 // right after its PDB can be denied pdb-missing. Create retries such a denial for up to 30 s and returns how many it
 // met, so the drill can report them.
 func (f Fleet) Create(ctx context.Context, c kubernetes.Interface, o FleetOptions) (cacheLagDenials int, err error) {
@@ -118,21 +171,21 @@ func (f Fleet) Create(ctx context.Context, c kubernetes.Interface, o FleetOption
 		if _, err := c.CoreV1().Services(a.Namespace).Create(ctx, service(a), metav1.CreateOptions{}); err != nil {
 			return 0, fmt.Errorf("creating Service %s: %w", a.Key(), err)
 		}
-		if a.Group == groupOptedIn {
-			if _, err := c.PolicyV1().PodDisruptionBudgets(a.Namespace).Create(ctx, pdb(a), metav1.CreateOptions{}); err != nil {
-				return 0, fmt.Errorf("creating PodDisruptionBudget %s: %w", a.Key(), err)
-			}
+	}
+	for _, p := range f.PDBs() {
+		if _, err := c.PolicyV1().PodDisruptionBudgets(p.Namespace).Create(ctx, p, metav1.CreateOptions{}); err != nil {
+			return 0, fmt.Errorf("creating PodDisruptionBudget %s/%s: %w", p.Namespace, p.Name, err)
 		}
 	}
 	for _, a := range f.Apps {
 		deadline := time.Now().Add(30 * time.Second)
 		for {
-			_, err := c.AppsV1().Deployments(a.Namespace).Create(ctx, deployment(a, f.Run, o), metav1.CreateOptions{})
+			err := createWorkload(ctx, c, a, f.Run, o)
 			if err == nil {
 				break
 			}
 			if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), validate.RulePDBMissing) || time.Now().After(deadline) {
-				return cacheLagDenials, fmt.Errorf("creating Deployment %s: %w", a.Key(), err)
+				return cacheLagDenials, fmt.Errorf("creating %s %s: %w", a.Kind, a.Key(), err)
 			}
 			cacheLagDenials++
 			select {
@@ -153,66 +206,12 @@ func createNamespace(ctx context.Context, c kubernetes.Interface, name string, l
 	return nil
 }
 
-func appLabels(a App) map[string]string { return map[string]string{"app": a.Name} }
-
-func service(a App) *corev1.Service {
-	return &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Name: a.Name, Namespace: a.Namespace, Labels: map[string]string{fleetLabel: "true"}},
-		Spec: corev1.ServiceSpec{
-			Selector: appLabels(a),
-			Ports:    []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromString("http")}},
-		},
+func createWorkload(ctx context.Context, c kubernetes.Interface, a App, pool string, o FleetOptions) error {
+	var err error
+	if a.Kind == validate.KindStatefulSet {
+		_, err = c.AppsV1().StatefulSets(a.Namespace).Create(ctx, statefulSet(a, pool, o), metav1.CreateOptions{})
+	} else {
+		_, err = c.AppsV1().Deployments(a.Namespace).Create(ctx, deployment(a, pool, o), metav1.CreateOptions{})
 	}
-}
-
-func pdb(a App) *policyv1.PodDisruptionBudget {
-	return &policyv1.PodDisruptionBudget{
-		ObjectMeta: metav1.ObjectMeta{Name: a.Name, Namespace: a.Namespace},
-		Spec: policyv1.PodDisruptionBudgetSpec{
-			MaxUnavailable: ptr.To(intstr.FromInt32(1)),
-			Selector:       &metav1.LabelSelector{MatchLabels: appLabels(a)},
-		},
-	}
-}
-
-// deployment is a plain web Deployment, as a team would write it: one container serving HTTP on a named port, no
-// readiness probe, no preStop hook, the default grace period. The opted-in ones carry the prestop-sleep annotation
-// that keeps the drill short; everything else comes from the webhook. The finalizer lets the drill's runtime hold a
-// deleted pod until its simulated process has exited.
-func deployment(a App, pool string, o FleetOptions) *appsv1.Deployment {
-	labels := appLabels(a)
-	podLabels := map[string]string{"app": a.Name, fleetLabel: "true"}
-	annotations := map[string]string{}
-	if a.Group == groupOptedIn {
-		annotations[names.AnnotationPreStopSleepSeconds] = strconv.Itoa(o.PreStopSleepSeconds)
-	}
-	var affinity *corev1.Affinity
-	if a.Colocated {
-		affinity = &corev1.Affinity{PodAffinity: &corev1.PodAffinity{
-			PreferredDuringSchedulingIgnoredDuringExecution: []corev1.WeightedPodAffinityTerm{{Weight: 100,
-				PodAffinityTerm: corev1.PodAffinityTerm{TopologyKey: "kubernetes.io/hostname",
-					LabelSelector: &metav1.LabelSelector{MatchLabels: labels}}}},
-		}}
-	}
-	return &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: a.Name, Namespace: a.Namespace},
-		Spec: appsv1.DeploymentSpec{
-			Replicas: ptr.To(a.Replicas),
-			Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: podLabels, Annotations: annotations, Finalizers: []string{processFinalizer}},
-				Spec: corev1.PodSpec{
-					NodeSelector:                 map[string]string{poolLabel: pool},
-					Affinity:                     affinity,
-					AutomountServiceAccountToken: ptr.To(false),
-					EnableServiceLinks:           ptr.To(false),
-					Containers: []corev1.Container{{
-						Name:  "app",
-						Image: "registry.example/" + a.Name + ":1.0",
-						Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}},
-					}},
-				},
-			},
-		},
-	}
+	return err
 }

@@ -203,38 +203,6 @@ func (p *Proxy) Endpoints(service string) int {
 	return 0
 }
 
-// LongestWithoutEndpoints is the longest time within [from, to] during which the proxy had no ready endpoint for the
-// Service (a Service it never heard of has had none throughout).
-func (p *Proxy) LongestWithoutEndpoints(service string, from, to time.Time) time.Duration {
-	p.mu.Lock()
-	h := slices.Clone(p.history[service])
-	p.mu.Unlock()
-	var longest time.Duration
-	zeroSince := from // the count before the first change is 0
-	zero := true
-	for _, c := range h {
-		if !c.at.After(from) {
-			zero = c.count == 0
-			continue
-		}
-		if c.at.After(to) {
-			break
-		}
-		switch {
-		case zero && c.count > 0:
-			longest = max(longest, c.at.Sub(zeroSince))
-			zero = false
-		case !zero && c.count == 0:
-			zeroSince = c.at
-			zero = true
-		}
-	}
-	if zero {
-		longest = max(longest, to.Sub(zeroSince))
-	}
-	return longest
-}
-
 // ServeHTTP routes GET /NAMESPACE/SERVICE/REST to one ready endpoint of the Service.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	parts := strings.SplitN(strings.TrimPrefix(r.URL.Path, "/"), "/", 3)

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -17,6 +19,8 @@ type Traffic struct {
 	ProxyURL string
 	Interval time.Duration
 	Timeout  time.Duration
+	// Start is second 0 of the per-second counts (Run's start when zero).
+	Start time.Time
 
 	mu    sync.Mutex
 	stats map[string]*ServiceStats
@@ -29,11 +33,16 @@ type ServiceStats struct {
 	Reasons map[string]int64
 	// FirstFailure and LastFailure bound the failures in time (zero when none).
 	FirstFailure, LastFailure time.Time
+	// SentPerSecond and FailedPerSecond count the GETs that ended in each second since Traffic.Start.
+	SentPerSecond, FailedPerSecond []int64
 }
 
 // Run sends GETs to each service ("namespace/name") until ctx ends.
 func (t *Traffic) Run(ctx context.Context, services []string) {
 	t.mu.Lock()
+	if t.Start.IsZero() {
+		t.Start = time.Now()
+	}
 	t.stats = map[string]*ServiceStats{}
 	for _, s := range services {
 		t.stats[s] = &ServiceStats{Reasons: map[string]int64{}}
@@ -83,13 +92,20 @@ func (t *Traffic) record(service, reason string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	s := t.stats[service]
+	now := time.Now()
+	sec := max(int(now.Sub(t.Start)/time.Second), 0)
+	for len(s.SentPerSecond) <= sec {
+		s.SentPerSecond = append(s.SentPerSecond, 0)
+		s.FailedPerSecond = append(s.FailedPerSecond, 0)
+	}
 	s.Sent++
+	s.SentPerSecond[sec]++
 	if reason == "" {
 		return
 	}
 	s.Failed++
+	s.FailedPerSecond[sec]++
 	s.Reasons[reason]++
-	now := time.Now()
 	if s.FirstFailure.IsZero() {
 		s.FirstFailure = now
 	}
@@ -105,10 +121,8 @@ func (t *Traffic) Stats(service string) ServiceStats {
 		return ServiceStats{Reasons: map[string]int64{}}
 	}
 	out := *s
-	out.Reasons = map[string]int64{}
-	for k, v := range s.Reasons {
-		out.Reasons[k] = v
-	}
+	out.Reasons = maps.Clone(s.Reasons)
+	out.SentPerSecond, out.FailedPerSecond = slices.Clone(s.SentPerSecond), slices.Clone(s.FailedPerSecond)
 	return out
 }
 

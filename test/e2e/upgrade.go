@@ -42,6 +42,8 @@ type NodeUpgrade struct {
 	// Drain is the time from cordon to the last of its pods gone.
 	Drain   time.Duration
 	Stalled bool
+	// Start is when the new node was asked for, End when the old one was deleted (or its drain stalled).
+	Start, End time.Time
 }
 
 // Stalled reports whether a drain stalled.
@@ -93,7 +95,7 @@ func Upgrade(ctx context.Context, c kubernetes.Interface, old []string, o Upgrad
 	start := time.Now()
 	var res UpgradeResult
 	for i, name := range old {
-		n := NodeUpgrade{Old: name, New: fmt.Sprintf("%s-upgraded-%d", o.Pool, i+1)}
+		n := NodeUpgrade{Old: name, New: fmt.Sprintf("%s-upgraded-%d", o.Pool, i+1), Start: time.Now()}
 		if err := CreateNode(ctx, c, n.New, o.Pool); err != nil {
 			return res, err
 		}
@@ -101,14 +103,17 @@ func Upgrade(ctx context.Context, c kubernetes.Interface, old []string, o Upgrad
 		if err := drain(ctx, c, &n, o); err != nil {
 			return res, err
 		}
-		res.Nodes = append(res.Nodes, n)
 		if n.Stalled {
+			n.End = time.Now()
+			res.Nodes = append(res.Nodes, n)
 			o.Logf("upgrade: drain of %s stalled after %s", n.Old, o.DrainTimeout)
 			break
 		}
 		if err := c.CoreV1().Nodes().Delete(ctx, n.Old, metav1.DeleteOptions{}); err != nil {
 			return res, fmt.Errorf("deleting node %s: %w", n.Old, err)
 		}
+		n.End = time.Now()
+		res.Nodes = append(res.Nodes, n)
 		o.Logf("upgrade: node %s drained in %s (%d pods evicted, %d evictions refused by a PDB) and deleted",
 			n.Old, n.Drain.Round(100*time.Millisecond), n.Evicted, n.Refused)
 	}
@@ -116,45 +121,69 @@ func Upgrade(ctx context.Context, c kubernetes.Interface, old []string, o Upgrad
 	return res, nil
 }
 
+// drain cordons the node and evicts its pods, each in its own goroutine as kubectl drain does, until none is left
+// but DaemonSet pods. A pod is gone once no pod of its name has its UID: a StatefulSet recreates a pod of the same
+// name (on another node, the old one being cordoned) as soon as the evicted one is gone, and the Eviction API's UID
+// precondition keeps a retried eviction from hitting that new pod. The node's pods are listed again once those
+// listed are gone, in case the scheduler bound one there as it was cordoned.
 func drain(ctx context.Context, c kubernetes.Interface, n *NodeUpgrade, o UpgradeOptions) error {
 	start := time.Now()
 	patch, _ := json.Marshal(map[string]any{"spec": map[string]any{"unschedulable": true}})
 	if _, err := c.CoreV1().Nodes().Patch(ctx, n.Old, types.StrategicMergePatchType, patch, metav1.PatchOptions{}); err != nil {
 		return fmt.Errorf("cordoning %s: %w", n.Old, err)
 	}
-	pods, err := c.CoreV1().Pods(metav1.NamespaceAll).List(ctx, metav1.ListOptions{FieldSelector: "spec.nodeName=" + n.Old})
-	if err != nil {
-		return fmt.Errorf("listing the pods of %s: %w", n.Old, err)
-	}
 	dctx, cancel := context.WithTimeout(ctx, o.DrainTimeout)
 	defer cancel()
 	var (
-		wg   sync.WaitGroup
 		mu   sync.Mutex
 		errs []error
 	)
-	for _, pod := range pods.Items {
-		if isDaemonSetPod(&pod) || pod.DeletionTimestamp != nil {
-			continue
-		}
-		wg.Go(func() {
-			refused, err := evict(dctx, c, &pod, o.EvictionRetry)
-			if err == nil {
-				err = waitGone(dctx, c, &pod)
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			n.Refused += refused
-			if err == nil {
-				n.Evicted++
-			} else if dctx.Err() != nil && ctx.Err() == nil {
+	handled := map[types.UID]bool{}
+	for {
+		pods, err := c.CoreV1().Pods(metav1.NamespaceAll).List(dctx, metav1.ListOptions{FieldSelector: "spec.nodeName=" + n.Old})
+		if err != nil {
+			if dctx.Err() != nil && ctx.Err() == nil {
 				n.Stalled = true
-			} else {
-				errs = append(errs, err)
+				break
 			}
-		})
+			return fmt.Errorf("listing the pods of %s: %w", n.Old, err)
+		}
+		var wg sync.WaitGroup
+		listed := 0
+		for _, pod := range pods.Items {
+			if isDaemonSetPod(&pod) || handled[pod.UID] {
+				continue
+			}
+			handled[pod.UID] = true
+			listed++
+			wg.Go(func() {
+				var refused int
+				var err error
+				if pod.DeletionTimestamp == nil {
+					refused, err = evict(dctx, c, &pod, o.EvictionRetry)
+				}
+				if err == nil {
+					err = waitGone(dctx, c, &pod)
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				n.Refused += refused
+				switch {
+				case err == nil && pod.DeletionTimestamp == nil:
+					n.Evicted++
+				case err == nil: // already terminating when listed: waited for, not evicted
+				case dctx.Err() != nil && ctx.Err() == nil:
+					n.Stalled = true
+				default:
+					errs = append(errs, err)
+				}
+			})
+		}
+		wg.Wait()
+		if listed == 0 || n.Stalled || len(errs) > 0 {
+			break
+		}
 	}
-	wg.Wait()
 	n.Drain = time.Since(start)
 	if len(errs) > 0 {
 		return fmt.Errorf("draining %s: %v", n.Old, errs)
