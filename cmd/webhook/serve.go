@@ -3,6 +3,8 @@ package main
 import (
 	"flag"
 	"io"
+	"os"
+	"runtime/debug"
 
 	"github.com/spf13/pflag"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -34,6 +36,13 @@ func serveCommand(args []string, stderr io.Writer) int {
 	}
 	if err := cfg.Validate(); err != nil {
 		return cmd.usageError("invalid flags:\n%v", err)
+	}
+	// The heap of `serve` is mostly its informer cache, live for the life of the process; at Go's default GOGC=100
+	// the heap grows to twice that before a collection, which at 10,000 PDBs, HPAs and workloads is 60 MB of
+	// resident memory holding nothing. 50 caps it at 1.5 times the live heap, for a few milliseconds of marking per
+	// collection. GOGC in the environment still decides.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(50)
 	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 	log := ctrl.Log.WithName("serve")

@@ -8,6 +8,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -40,20 +42,51 @@ func cacheOptions() cache.Options {
 	return cache.Options{ByObject: byObject, DefaultTransform: cache.TransformStripManagedFields()}
 }
 
-// strippedMeta keeps what identifies a workload and what the rules read of its metadata: labels, and of its
-// annotations only ha-webhook's own (kubectl's last-applied-configuration alone is the size of the object).
+// strippedMeta keeps what identifies a workload and, of its annotations, only ha-webhook's own (kubectl's
+// last-applied-configuration alone is the size of the object). Its labels are not kept: the rules read the pod
+// template's. Everything kept is copied into allocations of its own: left inside the decoded object's, the few bytes
+// that live on would pin the pages of the whole object, which the initial list of 10,000 workloads turns into tens of
+// megabytes of resident memory that the garbage collector frees but cannot return.
 func strippedMeta(m metav1.ObjectMeta) metav1.ObjectMeta {
 	out := metav1.ObjectMeta{
-		Name: m.Name, Namespace: m.Namespace, UID: m.UID, ResourceVersion: m.ResourceVersion,
-		Generation: m.Generation, Labels: m.Labels, DeletionTimestamp: m.DeletionTimestamp,
+		Name: strings.Clone(m.Name), Namespace: strings.Clone(m.Namespace), UID: types.UID(strings.Clone(string(m.UID))),
+		ResourceVersion: strings.Clone(m.ResourceVersion), Generation: m.Generation, DeletionTimestamp: m.DeletionTimestamp.DeepCopy(),
 	}
 	for k, v := range m.Annotations {
 		if strings.HasPrefix(k, names.Prefix) {
 			if out.Annotations == nil {
 				out.Annotations = map[string]string{}
 			}
-			out.Annotations[k] = v
+			out.Annotations[strings.Clone(k)] = strings.Clone(v)
 		}
+	}
+	return out
+}
+
+// cloneLabels copies a label map into fresh allocations (see strippedMeta).
+func cloneLabels(m map[string]string) map[string]string {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[strings.Clone(k)] = strings.Clone(v)
+	}
+	return out
+}
+
+// cloneSelector copies a selector into fresh allocations (see strippedMeta).
+func cloneSelector(s *metav1.LabelSelector) *metav1.LabelSelector {
+	if s == nil {
+		return nil
+	}
+	out := &metav1.LabelSelector{MatchLabels: cloneLabels(s.MatchLabels)}
+	for _, r := range s.MatchExpressions {
+		req := metav1.LabelSelectorRequirement{Key: strings.Clone(r.Key), Operator: r.Operator}
+		for _, v := range r.Values {
+			req.Values = append(req.Values, strings.Clone(v))
+		}
+		out.MatchExpressions = append(out.MatchExpressions, req)
 	}
 	return out
 }
@@ -63,9 +96,13 @@ func stripDeployment(obj any) (any, error) {
 	if !ok {
 		return obj, nil // a cache.DeletedFinalStateUnknown tombstone
 	}
-	out := &appsv1.Deployment{TypeMeta: d.TypeMeta, ObjectMeta: strippedMeta(d.ObjectMeta)}
-	out.Spec.Replicas, out.Spec.Selector, out.Spec.Strategy = d.Spec.Replicas, d.Spec.Selector, d.Spec.Strategy
-	out.Spec.Template.Labels = d.Spec.Template.Labels
+	out := &appsv1.Deployment{ObjectMeta: strippedMeta(d.ObjectMeta)}
+	if d.Spec.Replicas != nil {
+		out.Spec.Replicas = ptr.To(*d.Spec.Replicas)
+	}
+	out.Spec.Selector = cloneSelector(d.Spec.Selector)
+	out.Spec.Strategy = *d.Spec.Strategy.DeepCopy()
+	out.Spec.Template.Labels = cloneLabels(d.Spec.Template.Labels)
 	return out, nil
 }
 
@@ -74,8 +111,12 @@ func stripStatefulSet(obj any) (any, error) {
 	if !ok {
 		return obj, nil
 	}
-	out := &appsv1.StatefulSet{TypeMeta: s.TypeMeta, ObjectMeta: strippedMeta(s.ObjectMeta)}
-	out.Spec.Replicas, out.Spec.Selector, out.Spec.UpdateStrategy = s.Spec.Replicas, s.Spec.Selector, s.Spec.UpdateStrategy
-	out.Spec.Template.Labels = s.Spec.Template.Labels
+	out := &appsv1.StatefulSet{ObjectMeta: strippedMeta(s.ObjectMeta)}
+	if s.Spec.Replicas != nil {
+		out.Spec.Replicas = ptr.To(*s.Spec.Replicas)
+	}
+	out.Spec.Selector = cloneSelector(s.Spec.Selector)
+	out.Spec.UpdateStrategy = *s.Spec.UpdateStrategy.DeepCopy()
+	out.Spec.Template.Labels = cloneLabels(s.Spec.Template.Labels)
 	return out, nil
 }
