@@ -21,6 +21,9 @@ type WorkloadGetter func(ctx context.Context, kind, namespace, name string) (val
 // ScaleHandler checks UPDATEs of deployments/scale and statefulsets/scale (kubectl scale, HPA): the same rules as an
 // update of the workload's replicas, so `kubectl scale --replicas=1` cannot bypass min-replicas.
 type ScaleHandler struct {
+	// Kind is the kind of workload whose scale this handler is registered for: validate.KindDeployment or
+	// KindStatefulSet. A request naming another resource is refused.
+	Kind      string
 	Workloads *WorkloadHandler
 	Get       WorkloadGetter
 }
@@ -29,8 +32,8 @@ func (h *ScaleHandler) Handle(ctx context.Context, req cradmission.Request) crad
 	if req.Operation != admissionv1.Update {
 		return cradmission.Allowed("")
 	}
-	kind, ok := scaledKinds[req.Resource.Resource]
-	if req.Kind.Kind != "Scale" || req.SubResource != "scale" || !ok {
+	kind := h.Kind
+	if r := req.Resource.Resource; r != "" && scaledKinds[r] != kind || req.Kind.Kind != "Scale" || req.SubResource != "scale" {
 		return cradmission.Errored(http.StatusBadRequest, fmt.Errorf("expected a deployments/scale request or a statefulsets/scale request, got %s %s %s",
 			req.Kind.String(), req.Resource.Resource, req.SubResource))
 	}

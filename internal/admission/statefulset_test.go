@@ -263,11 +263,11 @@ func TestStatefulSetScaleHandler(t *testing.T) {
 			current: map[string]validate.Workload{"StatefulSet shop/db": db3}, wantCode: http.StatusForbidden, wantWarnings: 1,
 			wantContains: []string{"min-replicas"}, wantGets: []string{"StatefulSet shop/db"},
 		},
-		"deployments/scale asks for the Deployment": {
+		// Each scale path has its own handler: deployments/scale is never sent to the StatefulSet one.
+		"deployments/scale on the statefulsets/scale path: 400": {
 			req: scaleRequest(t, admissionv1.Update, scale(1), scale(3)), mode: policy.ModeEnforce, cluster: pdbs(fixture.MaxUnavailable("web", "1")),
-			current: map[string]validate.Workload{"Deployment shop/web": web3}, wantCode: http.StatusForbidden,
-			wantContains: []string{"Deployment shop/web", "kubectl scale deployment web -n shop --replicas=2"},
-			wantGets:     []string{"Deployment shop/web"},
+			current: map[string]validate.Workload{"Deployment shop/web": web3}, wantCode: http.StatusBadRequest,
+			wantContains: []string{"expected a deployments/scale request or a statefulsets/scale request"},
 		},
 		"replicasets/scale is not checked here: 400": {
 			req:          request(t, admissionv1.Update, "autoscaling", "Scale", "replicasets", "scale", "db", statefulSetScale(1), statefulSetScale(3)),
@@ -288,7 +288,7 @@ func TestStatefulSetScaleHandler(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			var gets []string
-			h := &ScaleHandler{
+			h := &ScaleHandler{Kind: validate.KindStatefulSet,
 				Workloads: NewWorkloadHandler(validate.DefaultOptions(), fixedMode(tc.mode), fixedCluster(tc.cluster), &violationCounter{}),
 				Get: func(_ context.Context, kind, ns, name string) (validate.Workload, error) {
 					key := kind + " " + ns + "/" + name

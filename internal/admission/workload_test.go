@@ -386,7 +386,7 @@ func TestScaleHandler(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			var gets []string
-			h := &ScaleHandler{
+			h := &ScaleHandler{Kind: validate.KindDeployment,
 				Workloads: NewWorkloadHandler(validate.DefaultOptions(), fixedMode(tc.mode), fixedCluster(tc.cluster), &violationCounter{}),
 				Get: func(_ context.Context, kind, ns, name string) (validate.Workload, error) {
 					gets = append(gets, kind+" "+ns+"/"+name)

@@ -7,6 +7,7 @@ import (
 	"github.com/ha-webhook/ha-webhook/internal/metrics"
 	"github.com/ha-webhook/ha-webhook/internal/mutate"
 	"github.com/ha-webhook/ha-webhook/internal/names"
+	"github.com/ha-webhook/ha-webhook/internal/validate"
 )
 
 // webhookDeps are what the admission handlers read besides the request: the manager's cache and API reader in
@@ -26,14 +27,16 @@ type webhookDeps struct {
 func webhooks(cfg Config, d webhookDeps) map[string]*cradmission.Webhook {
 	workloads := admission.NewWorkloadHandler(cfg.Rules, d.modes, d.cluster, d.metrics)
 	workloads.Confirm = d.liveCluster
-	scale := &admission.ScaleHandler{Workloads: workloads, Get: d.workloads}
+	scale := func(kind string) *admission.ScaleHandler {
+		return &admission.ScaleHandler{Kind: kind, Workloads: workloads, Get: d.workloads}
+	}
 	writes := &admission.WriteHandler{Options: cfg.Rules, Mode: d.modes, Lookup: d.cluster, Confirm: d.liveCluster, Metrics: d.metrics}
 	return map[string]*cradmission.Webhook{
 		names.PathMutatePod:                {Handler: admission.NewPodHandler(d.options, d.modes, d.metrics)},
 		names.PathValidateDeployment:       {Handler: workloads},
-		names.PathValidateScale:            {Handler: scale},
+		names.PathValidateScale:            {Handler: scale(validate.KindDeployment)},
 		names.PathValidateStatefulSet:      {Handler: workloads},
-		names.PathValidateStatefulSetScale: {Handler: scale},
+		names.PathValidateStatefulSetScale: {Handler: scale(validate.KindStatefulSet)},
 		names.PathValidatePDB:              {Handler: writes},
 		names.PathValidateHPA:              {Handler: writes},
 	}
