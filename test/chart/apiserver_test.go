@@ -407,8 +407,8 @@ func checkServed(t *testing.T, ctx context.Context, ns string, served bool) {
 	if err != nil {
 		t.Errorf("deleting a PDB: want it admitted, got %v", err)
 	}
-	if (len(warned) > 0) != served || served && !strings.Contains(strings.Join(warned, "\n"), "Deployment "+ns+"/web") {
-		t.Errorf("deleting the PDB of web: ha-webhook warnings %q; want some naming Deployment %s/web: %v", warned, ns, served)
+	if (len(warned) > 0) != served || served && !strings.Contains(strings.Join(warned, "\n"), "deployment/web: no PodDisruptionBudget") {
+		t.Errorf("deleting the PDB of web: ha-webhook warnings %q; want some naming deployment/web (in %s): %v", warned, ns, served)
 	}
 }
 
