@@ -24,8 +24,9 @@ func cachedObjects() []client.Object {
 	}
 }
 
-// cacheOptions strip every cached object of its managedFields, and the workloads of everything the rules do not
-// read (validate.Workload): their pod template's spec, status, other annotations. A cluster's Deployments and
+// cacheOptions strip every cached object of its managedFields, the workloads of everything the rules do not read
+// (validate.Workload: their pod template's spec, status, other annotations) and the HPAs of all but their target and
+// bounds (their metrics, behavior and status conditions). A cluster's Deployments and
 // StatefulSets outnumber its PDBs and are far larger; kept whole they would be most of the webhook's memory.
 func cacheOptions() cache.Options {
 	byObject := map[client.Object]cache.ByObject{}
@@ -35,6 +36,8 @@ func cacheOptions() cache.Options {
 			byObject[o] = cache.ByObject{Transform: stripDeployment}
 		case *appsv1.StatefulSet:
 			byObject[o] = cache.ByObject{Transform: stripStatefulSet}
+		case *autoscalingv2.HorizontalPodAutoscaler:
+			byObject[o] = cache.ByObject{Transform: stripHPA}
 		default:
 			byObject[o] = cache.ByObject{}
 		}
@@ -118,5 +121,22 @@ func stripStatefulSet(obj any) (any, error) {
 	out.Spec.Selector = cloneSelector(s.Spec.Selector)
 	out.Spec.UpdateStrategy = *s.Spec.UpdateStrategy.DeepCopy()
 	out.Spec.Template.Labels = cloneLabels(s.Spec.Template.Labels)
+	return out, nil
+}
+
+func stripHPA(obj any) (any, error) {
+	h, ok := obj.(*autoscalingv2.HorizontalPodAutoscaler)
+	if !ok {
+		return obj, nil
+	}
+	out := &autoscalingv2.HorizontalPodAutoscaler{ObjectMeta: strippedMeta(h.ObjectMeta)}
+	ref := h.Spec.ScaleTargetRef
+	out.Spec.ScaleTargetRef = autoscalingv2.CrossVersionObjectReference{
+		APIVersion: strings.Clone(ref.APIVersion), Kind: strings.Clone(ref.Kind), Name: strings.Clone(ref.Name),
+	}
+	if h.Spec.MinReplicas != nil {
+		out.Spec.MinReplicas = ptr.To(*h.Spec.MinReplicas)
+	}
+	out.Spec.MaxReplicas = h.Spec.MaxReplicas
 	return out, nil
 }
