@@ -1,6 +1,7 @@
 package validate
 
 import (
+	"bytes"
 	"encoding/json"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -49,12 +50,17 @@ func (v Violation) Problem() string {
 
 // MarshalJSON is the violation in `check -o json` and `report -o json`: the rule, the field path and the whole
 // kubectl-style line (field path, rule, why it matters, the fix).
+// HTML characters are not escaped: the fixes are shell commands (`--selector='a in (b)'`, `&&`) meant to be read.
 func (v Violation) MarshalJSON() ([]byte, error) {
-	return json.Marshal(struct {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	err := enc.Encode(struct {
 		Rule    string `json:"rule"`
 		Field   string `json:"field"`
 		Message string `json:"message"`
 	}{v.Rule, v.Field.String(), v.FieldError().Error()})
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), err
 }
 
 // ErrorList converts violations for callers that speak field.ErrorList.
