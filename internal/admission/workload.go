@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	appsv1 "k8s.io/api/apps/v1"
@@ -91,10 +92,19 @@ func (h *WorkloadHandler) check(ctx context.Context, namespace string, old *vali
 	if verdict.Denied() && mode == policy.ModeEnforce && h.Confirm != nil {
 		// Passing answers never wait for a live read; only a denial, which is rare, is confirmed.
 		if live, err := h.Confirm(lookupCtx, w.Namespace); err == nil {
-			verdict = h.evaluate(old, w, live)
+			cluster, verdict = live, h.evaluate(old, w, live)
 		}
 	}
-	return respond(w, verdict, mode, h.Metrics)
+	resp := respond(w, verdict, mode, h.Metrics)
+	// The workloads that share a PDB with w share its budget: a write of w that makes one of them worse is told,
+	// never denied (scaling a canary down must not need its neighbours' owners).
+	if neighbours := validate.WorkloadWrite(old, w, cluster, h.Options); len(neighbours) > 0 {
+		for _, im := range neighbours {
+			resp.Warnings = append(resp.Warnings, im.Warnings("ha-webhook: a shared PDB: ")...)
+		}
+		resp.AuditAnnotations["neighbour-violations"] = strings.Join(validate.AddedRules(neighbours), ",")
+	}
+	return resp
 }
 
 func (h *WorkloadHandler) evaluate(old *validate.Workload, w validate.Workload, c validate.Cluster) validate.Verdict {

@@ -147,3 +147,44 @@ func replaceNamed[T metav1.Object](objs []T, name string, o T, add bool) []T {
 	}
 	return out
 }
+
+// WorkloadWrite judges what a write of workload w (an update from old, or a create when old is nil) does to the
+// other workloads of the namespace that share a PDB with it: their budgets count w's replicas too, so scaling w down
+// can make a neighbour's PDB block drains, and scaling it up can leave a neighbour unprotected. w's own verdict is
+// Check's or Update's.
+func WorkloadWrite(old *Workload, w Workload, c Cluster, opts Options) []Impact {
+	if !slices.ContainsFunc(c.Workloads, func(o Workload) bool { return !o.same(w) }) {
+		return nil // no other workload to share a budget with
+	}
+	var touched []Workload
+	for _, p := range c.PDBs {
+		if !selects(p, labels.Set(w.TemplateLabels)) && (old == nil || !selects(p, labels.Set(old.TemplateLabels))) {
+			continue
+		}
+		for _, o := range c.Workloads {
+			if !o.same(w) && selects(p, labels.Set(o.TemplateLabels)) && !slices.ContainsFunc(touched, o.same) {
+				touched = append(touched, o)
+			}
+		}
+	}
+	if len(touched) == 0 {
+		return nil // the common case, a PDB of its own: nothing to compare, nothing allocated
+	}
+	before, after := c, c
+	before.Workloads, after.Workloads = withoutWorkload(c.Workloads, w), append(withoutWorkload(c.Workloads, w), w)
+	if old != nil {
+		before.Workloads = append(before.Workloads, *old)
+	}
+	return impacts(touched, before, after, opts)
+}
+
+// withoutWorkload is ws without w's stored version.
+func withoutWorkload(ws []Workload, w Workload) []Workload {
+	out := make([]Workload, 0, len(ws)+1)
+	for _, o := range ws {
+		if !o.same(w) {
+			out = append(out, o)
+		}
+	}
+	return out
+}
