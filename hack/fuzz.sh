@@ -22,6 +22,19 @@ grep -rl --include='*_test.go' -E '^func Fuzz[A-Za-z0-9_]+\(f \*testing\.F\)' . 
   [ "$dir" = "$mod" ] || rel=./${dir#"$mod"/}
   for target in $(grep -oE '^func Fuzz[A-Za-z0-9_]+' "$file" | sed 's/^func //'); do
     echo "-- $pkg $target"
-    (cd "$mod" && go test -run '^$' -fuzz "^${target}\$" -fuzztime "$FUZZ_TIME" "$rel")
+    # Go's fuzzing coordinator sometimes fails a target with "context deadline exceeded" when -fuzztime ends while a
+    # worker is busy, without any failing input (once in a run of the 10 targets here, FuzzDeployment; not in 3 reruns). That,
+    # and only that, is run once more; a found crash (its input saved under testdata/fuzz) fails at once.
+    log=$(mktemp)
+    if ! (cd "$mod" && go test -run '^$' -fuzz "^${target}\$" -fuzztime "$FUZZ_TIME" "$rel") 2>&1 | tee "$log"; then
+      if grep -q 'context deadline exceeded' "$log" && ! grep -q 'Failing input written to' "$log"; then
+        echo "-- $pkg $target: the coordinator timed out without a failing input; once more"
+        (cd "$mod" && go test -run '^$' -fuzz "^${target}\$" -fuzztime "$FUZZ_TIME" "$rel")
+      else
+        rm -f "$log"
+        exit 1
+      fi
+    fi
+    rm -f "$log"
   done
 done

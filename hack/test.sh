@@ -3,7 +3,7 @@
 # chart tests against a real kube-apiserver, the two nested test modules (test/bench: the benchmark program on a tiny
 # load; test/e2e: the upgrade drill), then every fuzz target for a bounded time.
 # A fresh machine needs only Go: the control-plane binaries and helm are built from the Go module proxy into a
-# version-keyed cache (15–30 min cold, seconds warm); see hack/testbin.sh. A whole cold run measured 41 min.
+# version-keyed cache (15–30 min cold, seconds warm); see hack/testbin.sh. A whole cold run measured 41 min (before the test modules split); a warm one 595 s (2026-12-01).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
