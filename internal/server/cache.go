@@ -94,16 +94,21 @@ func cloneSelector(s *metav1.LabelSelector) *metav1.LabelSelector {
 	return out
 }
 
+// cloneInt32 copies an optional count into an allocation of its own (see strippedMeta).
+func cloneInt32(p *int32) *int32 {
+	if p == nil {
+		return nil
+	}
+	return ptr.To(*p)
+}
+
 func stripDeployment(obj any) (any, error) {
 	d, ok := obj.(*appsv1.Deployment)
 	if !ok {
 		return obj, nil // a cache.DeletedFinalStateUnknown tombstone
 	}
 	out := &appsv1.Deployment{ObjectMeta: strippedMeta(d.ObjectMeta)}
-	if d.Spec.Replicas != nil {
-		out.Spec.Replicas = ptr.To(*d.Spec.Replicas)
-	}
-	out.Spec.Selector = cloneSelector(d.Spec.Selector)
+	out.Spec.Replicas, out.Spec.Selector = cloneInt32(d.Spec.Replicas), cloneSelector(d.Spec.Selector)
 	out.Spec.Strategy = *d.Spec.Strategy.DeepCopy()
 	out.Spec.Template.Labels = cloneLabels(d.Spec.Template.Labels)
 	return out, nil
@@ -115,10 +120,7 @@ func stripStatefulSet(obj any) (any, error) {
 		return obj, nil
 	}
 	out := &appsv1.StatefulSet{ObjectMeta: strippedMeta(s.ObjectMeta)}
-	if s.Spec.Replicas != nil {
-		out.Spec.Replicas = ptr.To(*s.Spec.Replicas)
-	}
-	out.Spec.Selector = cloneSelector(s.Spec.Selector)
+	out.Spec.Replicas, out.Spec.Selector = cloneInt32(s.Spec.Replicas), cloneSelector(s.Spec.Selector)
 	out.Spec.UpdateStrategy = *s.Spec.UpdateStrategy.DeepCopy()
 	out.Spec.Template.Labels = cloneLabels(s.Spec.Template.Labels)
 	return out, nil
@@ -134,9 +136,7 @@ func stripHPA(obj any) (any, error) {
 	out.Spec.ScaleTargetRef = autoscalingv2.CrossVersionObjectReference{
 		APIVersion: strings.Clone(ref.APIVersion), Kind: strings.Clone(ref.Kind), Name: strings.Clone(ref.Name),
 	}
-	if h.Spec.MinReplicas != nil {
-		out.Spec.MinReplicas = ptr.To(*h.Spec.MinReplicas)
-	}
+	out.Spec.MinReplicas = cloneInt32(h.Spec.MinReplicas)
 	out.Spec.MaxReplicas = h.Spec.MaxReplicas
 	return out, nil
 }
