@@ -67,3 +67,10 @@ func (m *Metrics) Violation(rule string, mode policy.Mode) {
 }
 
 func (m *Metrics) Exempted() { m.exemptions.Inc() }
+
+// Replace registers c, first unregistering a collector with the same descriptors: a collector that reads a server's
+// state must be the running server's, also when tests start several servers in one process.
+func Replace(reg prometheus.Registerer, c prometheus.Collector) error {
+	reg.Unregister(c)
+	return reg.Register(c)
+}

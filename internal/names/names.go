@@ -26,6 +26,18 @@ const (
 // AnnotationExempt on a Deployment exempts it from validation (with a non-empty reason) when exemptions are allowed.
 const AnnotationExempt = Prefix + "exempt"
 
+// What the audit inside `serve` writes.
+const (
+	// LabelManagedBy and ManagedByValue mark the PolicyReports ha-webhook owns, so that it finds (and deletes) its
+	// own and never touches another tool's.
+	LabelManagedBy = "app.kubernetes.io/managed-by"
+	ManagedByValue = "ha-webhook"
+	// AnnotationOmittedResults on a PolicyReport counts the results left out to keep it small.
+	AnnotationOmittedResults = Prefix + "omitted-results"
+	// EventsController is the reportingController of the Events the audit records.
+	EventsController = "ha-webhook.io/audit"
+)
+
 // AnnotationMirrorPod marks static pods mirrored by the kubelet; they are never mutated.
 const AnnotationMirrorPod = "kubernetes.io/config.mirror"
 

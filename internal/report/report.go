@@ -12,6 +12,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/ha-webhook/ha-webhook/internal/names"
 	"github.com/ha-webhook/ha-webhook/internal/policy"
@@ -55,7 +56,7 @@ func Build(in Input, opts Options) Report {
 		r.PDBWarnings = append(r.PDBWarnings, pdbWarnings(p)...)
 	}
 	for _, s := range sc.services {
-		if svc, ok := cutService(s, sc.running, sc.cluster(s.Namespace).PDBs); ok {
+		if svc, ok := cutService(s, sc.runningIn[s.Namespace], sc.cluster(s.Namespace).PDBs); ok {
 			r.CutServices = append(r.CutServices, svc)
 		}
 	}
@@ -77,8 +78,10 @@ type scoped struct {
 	workloads     []workload
 	deploymentsIn map[string][]*appsv1.Deployment
 	running       []*corev1.Pod
-	pdbs          []*policyv1.PodDisruptionBudget
-	services      []*corev1.Service
+	// runningIn indexes running by namespace: a Service selects only its own namespace's pods.
+	runningIn map[string][]*corev1.Pod
+	pdbs      []*policyv1.PodDisruptionBudget
+	services  []*corev1.Service
 }
 
 func scope(in Input, opts Options) *scoped {
@@ -86,6 +89,7 @@ func scope(in Input, opts Options) *scoped {
 		namespaces:    selectNamespaces(in.Namespaces, opts),
 		clusters:      map[string]*validate.Cluster{},
 		deploymentsIn: map[string][]*appsv1.Deployment{},
+		runningIn:     map[string][]*corev1.Pod{},
 	}
 	for i := range in.PDBs {
 		if p := &in.PDBs[i]; sc.has(p.Namespace) {
@@ -100,18 +104,19 @@ func scope(in Input, opts Options) *scoped {
 	}
 	for i := range in.Deployments {
 		if d := &in.Deployments[i]; sc.has(d.Namespace) {
-			sc.addWorkload(validate.DeploymentWorkload(d), d.Status.ReadyReplicas)
+			sc.addWorkload(workload{validate.DeploymentWorkload(d), d.Status.ReadyReplicas, d.UID, d.Generation})
 			sc.deploymentsIn[d.Namespace] = append(sc.deploymentsIn[d.Namespace], d)
 		}
 	}
 	for i := range in.StatefulSets {
 		if s := &in.StatefulSets[i]; sc.has(s.Namespace) {
-			sc.addWorkload(validate.StatefulSetWorkload(s), s.Status.ReadyReplicas)
+			sc.addWorkload(workload{validate.StatefulSetWorkload(s), s.Status.ReadyReplicas, s.UID, s.Generation})
 		}
 	}
 	for i := range in.Pods {
 		if p := &in.Pods[i]; sc.has(p.Namespace) && alive(p) {
 			sc.running = append(sc.running, p)
+			sc.runningIn[p.Namespace] = append(sc.runningIn[p.Namespace], p)
 		}
 	}
 	for i := range in.Services {
@@ -127,17 +132,19 @@ func (sc *scoped) has(namespace string) bool {
 	return ok
 }
 
-// workload is a Deployment or StatefulSet as the rules read it, and its ready replicas (from its status).
+// workload is a Deployment or StatefulSet as the rules read it, its ready replicas (from its status) and identity.
 type workload struct {
 	validate.Workload
-	ready int32
+	ready      int32
+	uid        types.UID
+	generation int64
 }
 
 // addWorkload records a workload, and counts it in its namespace's cluster: a PDB's budget is shared by the pods of
 // every workload it selects.
-func (sc *scoped) addWorkload(w validate.Workload, ready int32) {
-	sc.workloads = append(sc.workloads, workload{w, ready})
-	sc.cluster(w.Namespace).Workloads = append(sc.cluster(w.Namespace).Workloads, w)
+func (sc *scoped) addWorkload(w workload) {
+	sc.workloads = append(sc.workloads, w)
+	sc.cluster(w.Namespace).Workloads = append(sc.cluster(w.Namespace).Workloads, w.Workload)
 }
 
 // cluster is the namespace's PDBs, HPAs and workloads, as the rules read them.
@@ -180,14 +187,18 @@ func selectNamespaces(all []corev1.Namespace, opts Options) map[string]Namespace
 }
 
 func workloadResult(w workload, c validate.Cluster, rules validate.Options) Workload {
+	verdict := validate.Check(w.Workload, c, rules)
 	out := Workload{
 		Kind:          w.Kind,
 		Namespace:     w.Namespace,
 		Name:          w.Name,
+		UID:           w.uid,
+		Generation:    w.generation,
 		Replicas:      1,
 		ReadyReplicas: w.ready,
 		// As in enforce mode, the warnings are the advisories, the exemption and the notes; violations are apart.
-		Verdict: printer.NewVerdict(validate.Check(w.Workload, c, rules), false),
+		Verdict: printer.NewVerdict(verdict, false),
+		Result:  verdict,
 	}
 	if w.Replicas != nil {
 		out.Replicas = *w.Replicas

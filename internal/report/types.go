@@ -7,11 +7,13 @@ import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/ha-webhook/ha-webhook/internal/mutate"
 	"github.com/ha-webhook/ha-webhook/internal/names"
 	"github.com/ha-webhook/ha-webhook/internal/policy"
 	"github.com/ha-webhook/ha-webhook/internal/printer"
+	"github.com/ha-webhook/ha-webhook/internal/validate"
 )
 
 // Input is what the report reads from a cluster. Objects in namespaces outside the scope are ignored, so a reader may
@@ -97,6 +99,12 @@ type Workload struct {
 	// these fields; the warnings are advisories, pre-existing violations, the exemption and notes, as the webhook
 	// would warn them.
 	printer.Verdict
+	// Result is the rules' verdict the printed one comes from, for the audit inside `serve` (its gauges by state
+	// and rule, PolicyReport results per rule, Events); UID and Generation tell it whether the workload itself changed
+	// between two audits. Not part of the JSON form.
+	Result     validate.Verdict `json:"-"`
+	UID        types.UID        `json:"-"`
+	Generation int64            `json:"-"`
 }
 
 // Pod is a running pod that lacks the injections.

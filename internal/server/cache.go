@@ -16,18 +16,20 @@ import (
 	"github.com/ha-webhook/ha-webhook/internal/names"
 )
 
-// cachedObjects are the only kinds the server reads from its informer cache: never Pods.
+// cachedObjects are the only kinds the server reads from its informer cache. The admission rules read the first
+// five; the audit reads them all: Pods (serving pods without the injections) and Services (traffic a drain cuts).
 func cachedObjects() []client.Object {
 	return []client.Object{
 		&policyv1.PodDisruptionBudget{}, &autoscalingv2.HorizontalPodAutoscaler{}, &corev1.Namespace{},
-		&appsv1.Deployment{}, &appsv1.StatefulSet{},
+		&appsv1.Deployment{}, &appsv1.StatefulSet{}, &corev1.Pod{}, &corev1.Service{},
 	}
 }
 
 // cacheOptions strip every cached object of its managedFields, the workloads of everything the rules do not read
-// (validate.Workload: their pod template's spec, status, other annotations) and the HPAs of all but their target and
-// bounds (their metrics, behavior and status conditions). A cluster's Deployments and
-// StatefulSets outnumber its PDBs and are far larger; kept whole they would be most of the webhook's memory.
+// (validate.Workload: their pod template's spec, status, other annotations), the HPAs of all but their target and
+// bounds (their metrics, behavior and status conditions), and the Pods and Services of all the audit does not read.
+// A cluster's Pods, Deployments and StatefulSets outnumber its PDBs and are far larger; kept whole they would be most
+// of the webhook's memory.
 func cacheOptions() cache.Options {
 	byObject := map[client.Object]cache.ByObject{}
 	for _, o := range cachedObjects() {
@@ -38,6 +40,10 @@ func cacheOptions() cache.Options {
 			byObject[o] = cache.ByObject{Transform: stripStatefulSet}
 		case *autoscalingv2.HorizontalPodAutoscaler:
 			byObject[o] = cache.ByObject{Transform: stripHPA}
+		case *corev1.Pod:
+			byObject[o] = cache.ByObject{Transform: stripPod}
+		case *corev1.Service:
+			byObject[o] = cache.ByObject{Transform: stripService}
 		default:
 			byObject[o] = cache.ByObject{}
 		}
@@ -102,6 +108,14 @@ func cloneInt32(p *int32) *int32 {
 	return ptr.To(*p)
 }
 
+// cloneInt64 copies an optional number into an allocation of its own (see strippedMeta).
+func cloneInt64(p *int64) *int64 {
+	if p == nil {
+		return nil
+	}
+	return ptr.To(*p)
+}
+
 func stripDeployment(obj any) (any, error) {
 	d, ok := obj.(*appsv1.Deployment)
 	if !ok {
@@ -138,5 +152,62 @@ func stripHPA(obj any) (any, error) {
 	}
 	out.Spec.MinReplicas = cloneInt32(h.Spec.MinReplicas)
 	out.Spec.MaxReplicas = h.Spec.MaxReplicas
+	return out, nil
+}
+
+// stripPod keeps what the audit reads of a pod (report: alive, owner, Service and PDB selection, and mutate.Pod on a
+// copy to tell whether it lacks the injections): its labels, controller reference, ha-webhook's and the mirror
+// annotation, node, restart policy, grace period and phase, and of each container its name, ports and whether it
+// has a readiness probe and a preStop handler. The probe and handler are kept as empty markers: mutation only asks
+// whether they are there, and a probe or an exec command can be most of a container's size.
+func stripPod(obj any) (any, error) {
+	p, ok := obj.(*corev1.Pod)
+	if !ok {
+		return obj, nil
+	}
+	out := &corev1.Pod{ObjectMeta: strippedMeta(p.ObjectMeta)}
+	out.Labels = cloneLabels(p.Labels)
+	if v, ok := p.Annotations[names.AnnotationMirrorPod]; ok {
+		if out.Annotations == nil {
+			out.Annotations = map[string]string{}
+		}
+		out.Annotations[names.AnnotationMirrorPod] = strings.Clone(v)
+	}
+	if ref := metav1.GetControllerOfNoCopy(p); ref != nil {
+		out.OwnerReferences = []metav1.OwnerReference{{
+			APIVersion: strings.Clone(ref.APIVersion), Kind: strings.Clone(ref.Kind), Name: strings.Clone(ref.Name),
+			UID: types.UID(strings.Clone(string(ref.UID))), Controller: ptr.To(true),
+		}}
+	}
+	out.Spec.NodeName = strings.Clone(p.Spec.NodeName)
+	out.Spec.RestartPolicy = p.Spec.RestartPolicy
+	out.Spec.TerminationGracePeriodSeconds = cloneInt64(p.Spec.TerminationGracePeriodSeconds)
+	out.Spec.Containers = make([]corev1.Container, len(p.Spec.Containers))
+	for i, c := range p.Spec.Containers {
+		k := &out.Spec.Containers[i]
+		k.Name = strings.Clone(c.Name)
+		for _, port := range c.Ports {
+			k.Ports = append(k.Ports, corev1.ContainerPort{Name: strings.Clone(port.Name), ContainerPort: port.ContainerPort, Protocol: port.Protocol})
+		}
+		if c.ReadinessProbe != nil {
+			k.ReadinessProbe = &corev1.Probe{}
+		}
+		if c.Lifecycle != nil && c.Lifecycle.PreStop != nil {
+			k.Lifecycle = &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{}}
+		}
+	}
+	out.Status.Phase = p.Status.Phase
+	return out, nil
+}
+
+// stripService keeps what tells whether a drain cuts a Service's traffic: its type and selector.
+func stripService(obj any) (any, error) {
+	s, ok := obj.(*corev1.Service)
+	if !ok {
+		return obj, nil
+	}
+	out := &corev1.Service{ObjectMeta: strippedMeta(s.ObjectMeta)}
+	out.Spec.Type = s.Spec.Type
+	out.Spec.Selector = cloneLabels(s.Spec.Selector)
 	return out, nil
 }

@@ -35,6 +35,21 @@ type Config struct {
 	GracefulShutdownTimeout time.Duration
 	// NativeSleepRecheck is how often --prestop-mode=auto re-reads the API server's version.
 	NativeSleepRecheck time.Duration
+
+	// AuditInterval re-audits the opted-in namespaces at least this often; 0 turns the audit (and so its gauges,
+	// Events and PolicyReports) off.
+	AuditInterval time.Duration
+	// AuditDebounce is the longest a change waits for its audit; changes within it share one.
+	AuditDebounce time.Duration
+	// AuditEvents records an Event on a workload that turns non-compliant (or compliant again) between audits.
+	AuditEvents bool
+	// PolicyReports writes one wgpolicyk8s.io/v1alpha2 PolicyReport per opted-in namespace when the CRD is served.
+	PolicyReports bool
+	// LeaderElect elects, by a Lease in LeaderElectionNamespace, the one replica that writes Events and
+	// PolicyReports; without it every replica writes them. Serving and auditing never wait for it.
+	LeaderElect             bool
+	LeaderElectionNamespace string
+	LeaderElectionID        string
 }
 
 // DefaultConfig holds the documented defaults of `ha-webhook serve`.
@@ -50,6 +65,10 @@ func DefaultConfig() Config {
 		ShutdownDelay:           10 * time.Second,
 		GracefulShutdownTimeout: 30 * time.Second,
 		NativeSleepRecheck:      10 * time.Minute,
+		AuditInterval:           10 * time.Minute,
+		AuditDebounce:           5 * time.Second,
+		AuditEvents:             true,
+		LeaderElectionID:        "ha-webhook-audit",
 	}
 }
 
@@ -65,6 +84,15 @@ func (c Config) Validate() error {
 	}
 	if c.NativeSleepRecheck <= 0 {
 		errs = append(errs, errors.New("--native-sleep-recheck-interval must be > 0"))
+	}
+	if c.AuditInterval < 0 || c.AuditDebounce <= 0 {
+		errs = append(errs, errors.New("--audit-interval must be >= 0 (0 disables the audit) and --audit-debounce > 0"))
+	}
+	if c.LeaderElect && (c.LeaderElectionNamespace == "" || c.LeaderElectionID == "") {
+		errs = append(errs, errors.New("--leader-elect needs --leader-election-namespace and --leader-election-id"))
+	}
+	if c.PolicyReports && c.AuditInterval == 0 {
+		errs = append(errs, errors.New("--policy-reports needs the audit: --audit-interval must be > 0"))
 	}
 	return errors.Join(errs...)
 }
@@ -84,4 +112,11 @@ func (c *Config) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.ShutdownDelay, "shutdown-delay", c.ShutdownDelay, "after SIGTERM, keep serving this long with readiness false (each answer asks the client to close its connection) before draining; must exceed the time the pod takes to leave the Service's endpoints")
 	fs.DurationVar(&c.GracefulShutdownTimeout, "graceful-shutdown-timeout", c.GracefulShutdownTimeout, "after --shutdown-delay, how long in-flight requests may take to drain")
 	fs.DurationVar(&c.NativeSleepRecheck, "native-sleep-recheck-interval", c.NativeSleepRecheck, "how often --prestop-mode=auto re-reads the API server version")
+	fs.DurationVar(&c.AuditInterval, "audit-interval", c.AuditInterval, "re-audit the opted-in namespaces at least this often, besides after every change (0 disables the audit, its gauges, Events and PolicyReports)")
+	fs.DurationVar(&c.AuditDebounce, "audit-debounce", c.AuditDebounce, "the longest a change waits for its audit; changes within it share one")
+	fs.BoolVar(&c.AuditEvents, "audit-events", c.AuditEvents, "record an Event on a workload that turns non-compliant, or compliant again, through a change elsewhere")
+	fs.BoolVar(&c.PolicyReports, "policy-reports", c.PolicyReports, "write one wgpolicyk8s.io/v1alpha2 PolicyReport per opted-in namespace when the CRD is served")
+	fs.BoolVar(&c.LeaderElect, "leader-elect", c.LeaderElect, "elect the one replica that writes Events and PolicyReports (serving and auditing never wait for it)")
+	fs.StringVar(&c.LeaderElectionNamespace, "leader-election-namespace", c.LeaderElectionNamespace, "namespace of the leader election Lease")
+	fs.StringVar(&c.LeaderElectionID, "leader-election-id", c.LeaderElectionID, "name of the leader election Lease")
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"path/filepath"
 	"runtime/debug"
 	"slices"
 	"sync/atomic"
@@ -28,8 +29,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/ha-webhook/ha-webhook/internal/admission"
+	"github.com/ha-webhook/ha-webhook/internal/audit"
 	"github.com/ha-webhook/ha-webhook/internal/metrics"
 	"github.com/ha-webhook/ha-webhook/internal/mutate"
+	"github.com/ha-webhook/ha-webhook/internal/names"
+	"github.com/ha-webhook/ha-webhook/internal/report"
 )
 
 // Server is a configured, not yet started `ha-webhook serve`.
@@ -37,6 +41,16 @@ type Server struct {
 	cfg      Config
 	mgr      manager.Manager
 	stopping atomic.Bool
+	// auditor is nil when the audit is off.
+	auditor *audit.Auditor
+}
+
+// LatestAudit is the last completed audit, or nil (before the first, or with the audit off).
+func (s *Server) LatestAudit() *audit.Result {
+	if s.auditor == nil {
+		return nil
+	}
+	return s.auditor.Latest()
 }
 
 // NewScheme registers the built-in types the webhooks decode.
@@ -84,7 +98,44 @@ func New(restCfg *rest.Config, cfg Config) (*Server, error) {
 	if err := s.addHealthChecks(); err != nil {
 		return nil, err
 	}
+	if err := s.addAudit(restCfg); err != nil {
+		return nil, err
+	}
+	if err := metrics.Replace(crmetrics.Registry, metrics.NewCertificateExpiry(filepath.Join(cfg.CertDir, cfg.CertName))); err != nil {
+		return nil, fmt.Errorf("registering the certificate metric: %w", err)
+	}
 	return s, nil
+}
+
+// addAudit adds the audit that every replica runs over its cache, its gauges, and the writer of its Events and
+// PolicyReports.
+func (s *Server) addAudit(restCfg *rest.Config) error {
+	cfg, mgr := s.cfg, s.mgr
+	if cfg.AuditInterval == 0 {
+		return nil
+	}
+	log := mgr.GetLogger().WithName("audit")
+	auditor := audit.New(audit.Config{
+		Options:  report.Options{Options: cfg.Options},
+		Interval: cfg.AuditInterval,
+		Debounce: cfg.AuditDebounce,
+		Watch:    cachedObjects(),
+	}, mgr.GetCache(), log)
+	if err := mgr.Add(auditor); err != nil {
+		return err
+	}
+	s.auditor = auditor
+	if err := metrics.Replace(crmetrics.Registry, audit.NewCollector(auditor.Latest)); err != nil {
+		return fmt.Errorf("registering the audit metrics: %w", err)
+	}
+	if !cfg.AuditEvents && !cfg.PolicyReports {
+		return nil
+	}
+	wcfg := audit.WriterConfig{Events: cfg.AuditEvents, PolicyReports: cfg.PolicyReports, RestConfig: restCfg}
+	if cfg.LeaderElect {
+		wcfg.Election = &audit.Election{Namespace: cfg.LeaderElectionNamespace, Name: cfg.LeaderElectionID}
+	}
+	return mgr.Add(audit.NewWriter(wcfg, auditor, mgr.GetClient(), mgr.GetEventRecorder(names.EventsController), log))
 }
 
 // newManager configures the manager: the informer cache of the kinds the rules read, stripped of managedFields;

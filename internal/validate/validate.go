@@ -18,3 +18,9 @@ const (
 	// RulePDBUnhealthyEviction is a rule of the PDB itself, shown on PDB admission, in `check` and in `report`.
 	RulePDBUnhealthyEviction = "pdb-unhealthy-eviction"
 )
+
+// WorkloadRules are the rules that deny a workload in enforce mode, in the order they are checked: what the audit
+// counts per rule and reports a pass or fail for.
+func WorkloadRules() []string {
+	return []string{RuleMinReplicas, RulePDBMissing, RulePDBMultiple, RulePDBBlocksDrain, RulePDBUnprotective}
+}
