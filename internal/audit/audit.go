@@ -64,6 +64,8 @@ type Auditor struct {
 	// changes between consecutive audits, oldest first, so that a writer that saw only some audits (it was busy, or
 	// just became leader) still sees each change once.
 	changes []loggedChange
+	// dropped is the Seq of the newest audit whose changes were dropped from the log.
+	dropped int64
 	// failures counts audits that could not read the cache.
 	failures atomic.Int64
 }
@@ -87,18 +89,12 @@ func (a *Auditor) ChangesSince(seq int64) (changes []Change, latest int64, lost 
 	if r := a.latest.Load(); r != nil {
 		latest = r.Seq
 	}
-	for i, c := range a.changes {
+	for _, c := range a.changes {
 		if c.seq > seq {
-			if i == 0 && c.seq > seq+1 && seq > 0 {
-				lost = true
-			}
-			for _, c := range a.changes[i:] {
-				changes = append(changes, c.change)
-			}
-			break
+			changes = append(changes, c.change)
 		}
 	}
-	return changes, latest, lost
+	return changes, latest, seq < a.dropped
 }
 
 // Subscribe returns a channel signalled after every completed audit (a signal may stand for several); read Latest.
@@ -174,24 +170,27 @@ func (a *Auditor) run(ctx context.Context) {
 	r := &Result{Report: report.Build(in, a.cfg.Options)}
 	r.Completed = time.Now()
 	r.Duration = r.Completed.Sub(start)
+	a.publish(r)
+	a.log.V(1).Info("audit completed", "duration", r.Duration, "namespaces", r.Report.Summary.Namespaces,
+		"workloads", r.Report.Summary.Workloads, "violating", r.Report.Summary.WorkloadsWithViolations, "summary", r.Report.Summary.Text)
+}
+
+// publish numbers r, logs its changes since the previous audit, makes it the latest and tells the subscribers.
+func (a *Auditor) publish(r *Result) {
 	a.mu.Lock()
+	defer a.mu.Unlock()
+	r.Seq = 1
 	if prev := a.latest.Load(); prev != nil {
 		r.Seq = prev.Seq + 1
 		for _, c := range Changes(prev.Report, r.Report) {
 			a.changes = append(a.changes, loggedChange{r.Seq, c})
 		}
 		if n := len(a.changes) - maxChangeLog; n > 0 {
+			a.dropped = a.changes[n-1].seq
 			a.changes = append(a.changes[:0], a.changes[n:]...)
 		}
-	} else {
-		r.Seq = 1
 	}
 	a.latest.Store(r)
-	a.mu.Unlock()
-	a.log.V(1).Info("audit completed", "duration", r.Duration, "namespaces", r.Report.Summary.Namespaces,
-		"workloads", r.Report.Summary.Workloads, "violating", r.Report.Summary.WorkloadsWithViolations, "summary", r.Report.Summary.Text)
-	a.mu.Lock()
-	defer a.mu.Unlock()
 	for _, ch := range a.subscribers {
 		select {
 		case ch <- struct{}{}:

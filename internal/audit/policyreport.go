@@ -168,7 +168,8 @@ func result(rule, outcome, why, fix string, refs ...corev1.ObjectReference) Poli
 	return res
 }
 
-// bound counts the results and keeps at most MaxResults of them, dropping passes first, then the last ones.
+// bound counts the results and keeps at most MaxResults of them, in order: every failure, warning and skip, and as
+// many passes as fit; beyond MaxResults non-passes, the first ones.
 func (p *PolicyReport) bound() {
 	p.Summary = PolicyReportSummary{}
 	for _, r := range p.Results {
@@ -186,11 +187,16 @@ func (p *PolicyReport) bound() {
 	if len(p.Results) <= MaxResults {
 		return
 	}
-	kept := p.Results[:0]
+	passRoom := MaxResults - (len(p.Results) - p.Summary.Pass)
+	var kept []PolicyReportResult
 	for _, r := range p.Results {
-		if r.Result != ResultPass {
-			kept = append(kept, r)
+		if r.Result == ResultPass {
+			if passRoom <= 0 {
+				continue
+			}
+			passRoom--
 		}
+		kept = append(kept, r)
 	}
 	if len(kept) > MaxResults {
 		kept = kept[:MaxResults]
