@@ -109,4 +109,3 @@ func TestStateOfAWorkload(t *testing.T) {
 		})
 	}
 }
-
