@@ -84,6 +84,14 @@ func (d *demo) run(ctx context.Context) (err error) {
 		err = errors.Join(err, d.env.Stop())
 	}()
 	fmt.Println("kube-apiserver is up; kubeconfig:", d.env.Kubeconfig)
+	crd, err := testenv.PolicyReportCRD()
+	if err != nil {
+		return err
+	}
+	if err := d.env.InstallCRDs(crd); err != nil {
+		return err
+	}
+	fmt.Printf("PolicyReport CRD (wgpolicyk8s.io/v1alpha2) installed from %s\n", testenv.PolicyReportModule)
 
 	title("2. ha-webhook serve, with a development CA and serving certificate for 127.0.0.1")
 	bin, err := testenv.BuildWebhook(ctx, d.dir, testenv.BuildDev)
@@ -147,8 +155,30 @@ func (d *demo) run(ctx context.Context) (err error) {
 		d.kubectl(ctx, audit, "apply", "-f", "-")
 	}
 
-	title("8. Metrics of the webhook")
-	d.metrics()
+	title("8. The audit inside serve: what the next node upgrade would do, as gauges and PolicyReports")
+	d.waitForAudit(ctx)
+	d.metrics("ha_webhook_audit_")
+	fmt.Println("\n$ kubectl get policyreports -A")
+	d.kubectl(ctx, "", "get", "policyreports", "-A")
+
+	title("9. kubectl delete pdb web -n shop: the PDB delete is never denied; the audit sees it")
+	fmt.Println("before:")
+	d.metrics(`ha_webhook_audit_workload`, `namespace="shop"`)
+	fmt.Println("\n$ kubectl delete pdb web -n shop")
+	d.kubectl(ctx, "", "delete", "pdb", "web", "-n", "shop")
+	d.waitForAudit(ctx)
+	fmt.Println("\nafter:")
+	d.metrics(`ha_webhook_audit_workload`, `namespace="shop"`)
+	fmt.Println("\n$ kubectl get events -n shop --field-selector reason=NonCompliant")
+	d.kubectl(ctx, "", "get", "events", "-n", "shop", "--field-selector", "reason=NonCompliant", "-o",
+		"custom-columns=OBJECT:.involvedObject.name,TYPE:.type,REASON:.reason,MESSAGE:.message")
+	fmt.Println("\n$ kubectl get policyreport ha-webhook -n shop")
+	d.kubectl(ctx, "", "get", "policyreport", "ha-webhook", "-n", "shop")
+
+	title("10. Admission metrics of the webhook")
+	for _, name := range []string{"ha_webhook_mutations_total", "ha_webhook_violations_total", "ha_webhook_exemptions_total", "ha_webhook_serving_certificate_expiry_timestamp_seconds"} {
+		d.metrics(name)
+	}
 
 	if d.keep {
 		title("Still running; press Ctrl-C to stop everything")
@@ -179,7 +209,7 @@ func (d *demo) startServe(ctx context.Context, bin string) (func(), error) {
 	args := []string{"serve", "--kubeconfig", d.env.Kubeconfig,
 		"--webhook-host", "127.0.0.1", "--webhook-port", strconv.Itoa(d.port), "--webhook-cert-path", d.certsDir,
 		"--health-probe-bind-address", "127.0.0.1:" + strconv.Itoa(health), "--metrics-bind-address", "127.0.0.1:" + strconv.Itoa(metricsPort),
-		"--shutdown-delay", "1s"}
+		"--shutdown-delay", "1s", "--audit-debounce", "500ms", "--policy-reports"}
 	fmt.Printf("$ ha-webhook %s\n", strings.Join(args, " "))
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
@@ -234,20 +264,53 @@ func (d *demo) kubectl(ctx context.Context, stdin string, args ...string) {
 	}
 }
 
-// metrics prints ha-webhook's own series.
-func (d *demo) metrics() {
-	resp, err := http.Get(d.metricsURL)
+// metrics prints the series of ha-webhook whose line starts with the first pattern and contains the others.
+func (d *demo) metrics(prefix string, contains ...string) {
+	body, err := d.scrape()
 	if err != nil {
 		fmt.Println("metrics:", err)
 		return
 	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	for _, line := range strings.Split(string(body), "\n") {
-		if strings.HasPrefix(line, "ha_webhook_") {
-			fmt.Println(line)
+lines:
+	for _, line := range strings.Split(body, "\n") {
+		if !strings.HasPrefix(line, prefix) {
+			continue
 		}
+		for _, c := range contains {
+			if !strings.Contains(line, c) {
+				continue lines
+			}
+		}
+		fmt.Println(line)
 	}
+}
+
+func (d *demo) scrape() (string, error) {
+	resp, err := http.Get(d.metricsURL)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return string(body), err
+}
+
+// waitForAudit waits until an audit completes after now (the server audits within --audit-debounce of a change).
+func (d *demo) waitForAudit(ctx context.Context) {
+	since := float64(time.Now().UnixNano()) / 1e9
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		body, _ := d.scrape()
+		for _, line := range strings.Split(body, "\n") {
+			if v, ok := strings.CutPrefix(line, "ha_webhook_audit_last_completed_timestamp_seconds "); ok {
+				if t, err := strconv.ParseFloat(v, 64); err == nil && t > since {
+					return
+				}
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	fmt.Println("(no audit completed within 20 s)")
 }
 
 func title(s string) { fmt.Printf("\n\033[1m== %s\033[0m\n", s) }

@@ -129,11 +129,13 @@ func (w *Writer) record(c Change) {
 	obj := regarding(c.Workload)
 	if c.Fixed {
 		w.recorder.Eventf(obj, nil, corev1.EventTypeNormal, ReasonCompliant, EventAction,
-			"ha-webhook audit: compliant again: it now survives node drains and rollouts")
+			"ha-webhook audit: compliant again: survives node drains and rollouts")
 		return
 	}
 	var b strings.Builder
-	b.WriteString("ha-webhook audit: now non-compliant after a change it did not go through (a PodDisruptionBudget or HPA, or a write admitted without the webhook):")
+	// The change itself was elsewhere (a PDB or HPA, or a write admitted while the webhook was down or in audit
+	// mode): the note says what is wrong now and how to fix it.
+	b.WriteString("ha-webhook audit: no longer survives node drains and rollouts:")
 	for _, v := range c.Gained {
 		fmt.Fprintf(&b, " %s: %s", v.Rule, v.Why)
 		if v.Fix != "" {
