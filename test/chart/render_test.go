@@ -16,7 +16,6 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 
@@ -54,6 +53,9 @@ func TestRenderedObjects(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			m := mustRender(t, set.namespace, set.values)
 			want := append(slices.Clone(common), byTLSMode[set.tlsMode]...)
+			if set.args["leader-elect"] != "false" {
+				want = append(want, "Role/ha-webhook-leader-election", "RoleBinding/ha-webhook-leader-election")
+			}
 			slices.Sort(want)
 			if diff := cmp.Diff(want, m.kinds()); diff != "" {
 				t.Errorf("rendered objects (-want +got):\n%s", diff)
@@ -273,12 +275,21 @@ func TestRBACIsLeastPrivilege(t *testing.T) {
 		// The workloads are cached (list, watch), read live behind a scale request (get) and listed live before a
 		// denial; never their scale subresources.
 		{APIGroups: []string{"apps"}, Resources: []string{"deployments", "statefulsets"}, Verbs: []string{"get", "list", "watch"}},
+		// The audit caches Pods and Services; it never gets one alone.
+		{APIGroups: []string{""}, Resources: []string{"pods", "services"}, Verbs: []string{"list", "watch"}},
 		{APIGroups: []string{"", "events.k8s.io"}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
 	}
+	// With audit.policyReports, its own PolicyReports: listed and written, never watched.
+	policyReports := rbacv1.PolicyRule{APIGroups: []string{"wgpolicyk8s.io"}, Resources: []string{"policyreports"},
+		Verbs: []string{"get", "list", "create", "update", "delete"}}
 	for name, set := range valueSets {
 		t.Run(name, func(t *testing.T) {
 			m := mustRender(t, set.namespace, set.values)
 			role := one[rbacv1.ClusterRole](t, m, "ClusterRole")
+			want := want
+			if set.args["policy-reports"] == "true" {
+				want = append(slices.Clone(want), policyReports)
+			}
 			if diff := cmp.Diff(want, role.Rules); diff != "" {
 				t.Errorf("ClusterRole rules (-want +got):\n%s", diff)
 			}
@@ -295,7 +306,7 @@ func TestRBACIsLeastPrivilege(t *testing.T) {
 				}
 			}
 			for _, denied := range []struct{ group, resource, verb string }{
-				{"", "pods", "list"}, {"", "secrets", "get"}, {"apps", "deployments", "update"}, {"apps", "statefulsets", "patch"},
+				{"", "pods", "get"}, {"", "pods", "create"}, {"", "services", "get"}, {"", "secrets", "get"}, {"apps", "deployments", "update"}, {"apps", "statefulsets", "patch"},
 				{"apps", "deployments/scale", "get"}, {"apps", "statefulsets/scale", "update"}, {"policy", "poddisruptionbudgets", "create"},
 			} {
 				if allows(role.Rules, denied.group, denied.resource, denied.verb) {
@@ -316,9 +327,25 @@ func TestRBACIsLeastPrivilege(t *testing.T) {
 			if diff := cmp.Diff(wantBinding.Subjects, binding.Subjects); diff != "" {
 				t.Errorf("subjects (-want +got):\n%s", diff)
 			}
-			for _, kind := range []string{"Role", "RoleBinding"} {
-				if n := len(all[unstructured.Unstructured](t, m, kind)); n != 0 {
-					t.Errorf("%d %s objects: the ClusterRole must be all the webhook is granted", n, kind)
+			// Besides the ClusterRole, only the leader election Lease, in the release namespace.
+			roles, bindings := all[rbacv1.Role](t, m, "Role"), all[rbacv1.RoleBinding](t, m, "RoleBinding")
+			if set.args["leader-elect"] == "false" { // unset: the chart's default, true
+				if len(roles)+len(bindings) != 0 {
+					t.Errorf("%d Roles and %d RoleBindings without leader election: the ClusterRole must be all the webhook is granted", len(roles), len(bindings))
+				}
+			} else {
+				if len(roles) != 1 || len(bindings) != 1 {
+					t.Fatalf("%d Roles and %d RoleBindings, want the leader election's one each", len(roles), len(bindings))
+				}
+				wantLease := []rbacv1.PolicyRule{{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"get", "create", "update"}}}
+				if diff := cmp.Diff(wantLease, roles[0].Rules); diff != "" || roles[0].Namespace != set.namespace {
+					t.Errorf("leader election Role in %q (-want +got):\n%s", roles[0].Namespace, diff)
+				}
+				if bindings[0].RoleRef.Name != roles[0].Name || bindings[0].Namespace != set.namespace {
+					t.Errorf("RoleBinding %s/%s binds %s", bindings[0].Namespace, bindings[0].Name, bindings[0].RoleRef.Name)
+				}
+				if diff := cmp.Diff(wantBinding.Subjects, bindings[0].Subjects); diff != "" {
+					t.Errorf("leader election subjects (-want +got):\n%s", diff)
 				}
 			}
 			dep := one[appsv1.Deployment](t, m, "Deployment")

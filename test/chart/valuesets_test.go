@@ -40,6 +40,7 @@ var defaultArgs = map[string]string{
 	"prestop-mode": "auto", "min-replicas": "2", "allow-exemptions": "true", "shutdown-delay": "10s",
 	"graceful-shutdown-timeout": "15s", "webhook-port": "9443", "health-probe-bind-address": ":8081",
 	"metrics-bind-address": ":8080", "enable-http2": "false", "zap-log-level": "info",
+	"audit-interval": "10m", "audit-debounce": "5s", "audit-events": "true", "policy-reports": "false", "leader-elect": "true",
 }
 
 // valueSets are the installations every chart test renders: the defaults, audit mode with every flag changed, each
@@ -72,6 +73,7 @@ server:
   gracefulShutdownTimeoutSeconds: 20
   preStopSleepSeconds: 3
 logging: {level: debug, encoder: console, development: true, stacktraceLevel: panic, timeEncoding: rfc3339}
+audit: {interval: 3m, debounce: 2s, events: false, policyReports: true, leaderElection: false}
 extraArgs: ["--kubeconfig="]
 `,
 		args: map[string]string{
@@ -83,6 +85,7 @@ extraArgs: ["--kubeconfig="]
 			"shutdown-delay": "5s", "graceful-shutdown-timeout": "20s", "zap-log-level": "debug",
 			"zap-encoder": "console", "zap-devel": "true", "zap-stacktrace-level": "panic",
 			"zap-time-encoding": "rfc3339", "kubeconfig": "",
+			"audit-interval": "3m", "audit-debounce": "2s", "audit-events": "false", "policy-reports": "true", "leader-elect": "false",
 		},
 		tlsMode:      "certManager",
 		preStopSleep: 3,

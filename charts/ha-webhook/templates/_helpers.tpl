@@ -121,7 +121,14 @@ always excludes the release namespace and the control plane's namespaces. Same a
   (printf "--readiness-failure-threshold=%v" $p.failureThreshold)
   (printf "--readiness-success-threshold=%v" $p.successThreshold)
   (printf "--min-replicas=%v" $v.validation.minReplicas)
-  (printf "--allow-exemptions=%v" $v.validation.allowExemptions) }}
+  (printf "--allow-exemptions=%v" $v.validation.allowExemptions)
+  (printf "--audit-interval=%v" $v.audit.interval)
+  (printf "--audit-debounce=%v" $v.audit.debounce)
+  (printf "--audit-events=%v" $v.audit.events)
+  (printf "--policy-reports=%v" $v.audit.policyReports)
+  (printf "--leader-elect=%v" $v.audit.leaderElection)
+  (printf "--leader-election-namespace=%v" .Release.Namespace)
+  (printf "--leader-election-id=%v-audit" (include "ha-webhook.fullname" .)) }}
 {{- with $v.server.webhookHost }}
 {{- $args = append $args (printf "--webhook-host=%v" .) }}
 {{- end }}

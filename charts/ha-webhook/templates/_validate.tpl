@@ -64,8 +64,25 @@ schema cannot express. The server's own start-up checks (internal/server Config.
 {{- if lt (int64 $v.server.preStopSleepSeconds) 0 }}
 {{- fail (printf "ha-webhook: server.preStopSleepSeconds must be >= 0, got %v" $v.server.preStopSleepSeconds) }}
 {{- end }}
+{{- $auditOff := regexMatch "^(0+(\\.0+)?(ns|us|µs|ms|s|m|h))+$" (toString $v.audit.interval) }}
+{{- if and $auditOff $v.audit.policyReports }}
+{{- fail (printf "ha-webhook: audit.policyReports needs the audit, but audit.interval is %s (off): set audit.interval (e.g. 10m) or turn policyReports off" (toString $v.audit.interval)) }}
+{{- end }}
+{{- if regexMatch "^(0+(\\.0+)?(ns|us|µs|ms|s|m|h))+$" (toString $v.audit.debounce) }}
+{{- fail "ha-webhook: audit.debounce must be > 0 (e.g. 5s): it is how long a change waits for its audit" }}
+{{- end }}
 {{- $shutdown := include "ha-webhook.shutdownSeconds" . | int64 }}
 {{- if and $v.terminationGracePeriodSeconds (le (int64 $v.terminationGracePeriodSeconds) $shutdown) }}
 {{- fail (printf "ha-webhook: terminationGracePeriodSeconds (%v) must be greater than server.preStopSleepSeconds + server.shutdownDelaySeconds + server.gracefulShutdownTimeoutSeconds (%d), or the webhook is killed mid-request; set it to 0 to compute it" $v.terminationGracePeriodSeconds $shutdown) }}
+{{- end }}
+{{- $mon := $v.monitoring }}
+{{- if and $mon.serviceMonitor.enabled (not $v.server.metricsPort) }}
+{{- fail "ha-webhook: monitoring.serviceMonitor.enabled needs the metrics endpoint, but server.metricsPort is 0 (metrics disabled): set server.metricsPort (e.g. 8080) or disable the ServiceMonitor" }}
+{{- end }}
+{{- if and $mon.prometheusRule.enabled (not $v.server.metricsPort) }}
+{{- fail "ha-webhook: monitoring.prometheusRule.enabled needs the metrics endpoint, but server.metricsPort is 0 (metrics disabled): nothing could be scraped and HAWebhookDown would always fire; set server.metricsPort (e.g. 8080) or disable the PrometheusRule" }}
+{{- end }}
+{{- if and $mon.dashboard.enabled (not $mon.dashboard.sidecarLabel) }}
+{{- fail "ha-webhook: monitoring.dashboard.sidecarLabel must not be empty: it is the label Grafana's dashboard sidecar selects ConfigMaps by (e.g. grafana_dashboard)" }}
 {{- end }}
 {{- end }}
