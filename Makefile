@@ -1,12 +1,13 @@
 # Entry points; each is a thin wrapper around a script or a go command, so nothing here needs more than Go and bash.
-# `make help` lists them. The root module holds ha-webhook and the tests against a real kube-apiserver; test/bench and
-# test/e2e are Go modules of their own (their dependencies stay out of the root go.mod), so they are run from there.
-.PHONY: help test unit integration e2e fuzz demo build certs testbin fmt
+# `make help` lists them. The root module holds ha-webhook and the tests against a real kube-apiserver; test/bench,
+# test/e2e and test/monitoring are Go modules of their own (their dependencies stay out of the root go.mod), so they
+# are run from there.
+.PHONY: help test unit integration e2e monitoring fuzz demo build certs testbin fmt
 
 FUZZ_TIME ?= 15s
 export FUZZ_TIME
 
-## test: everything CI runs (unit, integration and chart tests against a real kube-apiserver, test/bench, test/e2e, bounded fuzzing)
+## test: everything CI runs (unit, integration and chart tests against a real kube-apiserver, test/bench, test/e2e, test/monitoring, bounded fuzzing)
 test:
 	hack/test.sh
 
@@ -18,16 +19,21 @@ help:
 unit:
 	go test -race ./internal/... ./cmd/...
 
-## integration: test/integration, test/chart and test/reliability against a real kube-apiserver (binaries from hack/testbin.sh)
+## integration: test/integration, test/audit, test/chart and test/reliability against a real kube-apiserver (binaries from hack/testbin.sh)
 integration:
 	assets=$$(hack/testbin.sh kube-apiserver etcd kubectl helm) && \
-	KUBEBUILDER_ASSETS=$$assets go test -count=1 -timeout 45m ./test/integration/... ./test/chart/... ./test/reliability/...
+	KUBEBUILDER_ASSETS=$$assets go test -count=1 -timeout 45m ./test/integration/... ./test/audit/... ./test/chart/... ./test/reliability/...
 
 ## e2e: the test/e2e module (the upgrade drill) and the test/bench module's tests (the benchmark program on a tiny load)
 e2e:
 	assets=$$(hack/testbin.sh kube-apiserver etcd kubectl kube-controller-manager kube-scheduler kwok) && \
 	cd test/e2e && KUBEBUILDER_ASSETS=$$assets go test -count=1 -timeout 45m ./... && \
 	cd ../bench && KUBEBUILDER_ASSETS=$$assets go test -count=1 -timeout 45m ./...
+
+## monitoring: the test/monitoring module: the chart's alerts under promtool, its dashboard's queries, the metrics of a live serve
+monitoring:
+	assets=$$(hack/testbin.sh kube-apiserver etcd kubectl helm) && \
+	cd test/monitoring && KUBEBUILDER_ASSETS=$$assets go test -count=1 -timeout 20m ./...
 
 ## fuzz: every fuzz target, in the module that holds it, for FUZZ_TIME each (default 15s)
 fuzz:

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's one test command (`make test`), exactly what CI runs: formatting, vet, build, unit + integration +
-# chart tests against a real kube-apiserver, the two nested test modules (test/bench: the benchmark program on a tiny
-# load; test/e2e: the upgrade drill), then every fuzz target for a bounded time.
+# chart tests against a real kube-apiserver, the nested test modules (test/bench: the benchmark program on a tiny
+# load; test/e2e: the upgrade drill; test/monitoring: the chart's alerts, dashboard and metrics), then every fuzz
+# target for a bounded time.
 # A fresh machine needs only Go: the control-plane binaries and helm are built from the Go module proxy into a
 # version-keyed cache (15–30 min cold, seconds warm); see hack/testbin.sh. A whole cold run measured 41 min (before the test modules split); a warm one 595 s (2026-12-01).
 set -euo pipefail
@@ -13,9 +14,9 @@ start=$SECONDS
 step() { echo; echo "== $* ($((SECONDS - start))s)"; }
 
 # The Go modules: the root (ha-webhook, test/integration, test/chart, test/reliability, test/testenv, hack/) and the
-# nested test modules, which keep their own dependencies (vegeta, gonum/plot) out of the root go.mod. `./...` of
-# one module does not reach into another, so each is vetted, built and tested on its own.
-modules=(. test/bench test/e2e)
+# nested test modules, which keep their own dependencies (vegeta, gonum/plot, Prometheus) out of the root go.mod.
+# `./...` of one module does not reach into another, so each is vetted, built and tested on its own.
+modules=(. test/bench test/e2e test/monitoring)
 
 step "toolchain"
 go version
@@ -51,6 +52,9 @@ step "go test test/bench (the benchmark program on a tiny load)"
 
 step "go test test/e2e (the upgrade drill)"
 (cd test/e2e && go test -count=1 -timeout 45m ./...)
+
+step "go test test/monitoring (the chart's alerts under promtool, its dashboard's queries, the metrics of a live serve)"
+(cd test/monitoring && go test -count=1 -timeout 20m ./...)
 
 step "fuzz targets, ${FUZZ_TIME} each"
 hack/fuzz.sh
