@@ -1,9 +1,10 @@
 // Command bench measures ha-webhook's admission latency, throughput and memory against a null webhook served by the
 // same stack, and Pod creation through a real kube-apiserver without a webhook, with a null webhook and with
-// ha-webhook. It is a program, not a test: `go run .` in test/bench (table), `-json` (one JSON object), `-quick`
-// (about a minute), `-plot ../../docs/latency.png`, `-baseline-repo DIR` (an older checkout's binary measured beside
-// this one: memory, and Pod creation through the API server with the cluster filled). docs/benchmarks.md explains
-// the method and records a run.
+// ha-webhook, against a patching null webhook that answers with ha-webhook's own patch, ha-webhook's memory with a
+// cluster of 10,000 workloads and their pods, and its time to ready there. It is a program, not a test: `go run .`
+// in test/bench (table), `-json` (one JSON object), `-quick` (shorter measurements), `-plot ../../docs/latency.png`,
+// `-baseline-repo DIR` (an older checkout's binary measured beside this one: memory, and Pod creation through the
+// API server with the cluster filled). docs/benchmarks.md explains the method and records a run.
 // test/bench is a Go module of its own, so that vegeta and gonum/plot stay out of ha-webhook's go.mod.
 package main
 
@@ -52,7 +53,8 @@ type options struct {
 	apiRoundDur time.Duration
 	apiWarmup   time.Duration
 
-	// phases limits the run to some phases while developing: webhook, api, fill (with the _10k cases), rss, api_10k.
+	// phases limits the run to some phases while developing: webhook, api, fill (with the _10k cases), rss,
+	// ready_10k, api_10k.
 	phases map[string]bool
 
 	// rss measures the resident memory of a separate `ha-webhook serve` process (built from cmd/webhook).
@@ -60,6 +62,8 @@ type options struct {
 	// rssRuns is how many fresh processes of each binary measure the memory with the fill cached (0: 1, or 2 with
 	// a baseline).
 	rssRuns int
+	// readyRuns is how many fresh `ha-webhook serve` processes measure the time to ready with the fill (ready_10k).
+	readyRuns int
 	// baselineRepo is another checkout of ha-webhook (a git worktree of an older commit) whose cmd/webhook is built
 	// the same way and measured beside the current one: memory, and Pod CREATE through the API server after the fill.
 	baselineRepo string
@@ -75,7 +79,7 @@ func defaultOptions() options {
 		rate: 1000, openDur: 10 * time.Second, closedDur: 5 * time.Second, rounds: 5, conc: 8, warmup: 500 * time.Millisecond,
 		namespaces: 1000, perNamespace: 10, fillWorkers: 48,
 		apiClients: 32, apiRounds: 3, apiRoundDur: 5 * time.Second, apiWarmup: time.Second,
-		rss: true,
+		rss: true, readyRuns: 5,
 	}
 }
 
@@ -83,6 +87,7 @@ func defaultOptions() options {
 func (o options) quickOptions() options {
 	o.openDur, o.closedDur, o.rounds, o.warmup = 2*time.Second, time.Second, 2, 200*time.Millisecond
 	o.apiRounds, o.apiRoundDur, o.apiWarmup = 1, 2*time.Second, 300*time.Millisecond
+	o.readyRuns = 3
 	return o
 }
 
@@ -98,6 +103,9 @@ func (o options) withRSSRuns() options {
 }
 
 func main() {
+	if isChild() {
+		os.Exit(childMain()) // the benchmark's webhook process (child.go)
+	}
 	o := defaultOptions()
 	flag.BoolVar(&o.quick, "quick", false, "short measurements (about a minute), same cases and cache size")
 	flag.BoolVar(&o.json, "json", false, "print one JSON object on stdout (the table goes to stderr)")
@@ -111,10 +119,11 @@ func main() {
 	apiRoundDur := flag.Duration("api-round", 0, "duration of one round per mode through the API server (0: 5s, or 2s with -quick)")
 	flag.BoolVar(&o.rss, "rss", o.rss, "measure the resident memory of a separate ha-webhook serve process")
 	flag.IntVar(&o.rssRuns, "rss-runs", 0, "fresh processes per binary measuring the memory with the fill cached, alternating (0: 1, or 2 with -baseline-repo)")
+	readyRuns := flag.Int("ready-runs", 0, "fresh ha-webhook serve processes timed from start to ready with the fill (0: 5, or 3 with -quick)")
 	flag.StringVar(&o.baselineRepo, "baseline-repo", "", "another checkout of ha-webhook (e.g. `git worktree add /tmp/base COMMIT`): build its cmd/webhook the same way and measure it beside this one (rss, api_10k)")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "after the measurements, profile one extra closed-loop run of -profile-case into this file")
 	flag.StringVar(&o.profileCase, "profile-case", "mutate", "case profiled by -cpuprofile: null, mutate, mutate_64k, validate, validate_deny, validate_10k, validate_pdb_10k")
-	phases := flag.String("phases", "webhook,api,fill,rss,api_10k", "phases to run (a subset of webhook,api,fill,rss,api_10k; rss and api_10k after the fill need fill); the JSON of a partial run lacks the others' keys")
+	phases := flag.String("phases", "webhook,api,fill,rss,ready_10k,api_10k", "phases to run (a subset of webhook,api,fill,rss,ready_10k,api_10k; rss after the fill, ready_10k and api_10k need fill); the JSON of a partial run lacks the others' keys")
 	flag.Parse()
 	o.phases = map[string]bool{}
 	for _, p := range strings.Split(*phases, ",") {
@@ -131,6 +140,9 @@ func main() {
 	}
 	if *apiRoundDur > 0 {
 		o.apiRoundDur = *apiRoundDur
+	}
+	if *readyRuns > 0 {
+		o.readyRuns = *readyRuns
 	}
 	o = o.withRSSRuns()
 	ctrl.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(zapcore.ErrorLevel)))

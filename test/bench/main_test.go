@@ -16,9 +16,18 @@ import (
 	"github.com/ha-webhook/ha-webhook/test/testenv"
 )
 
-// TestBenchmarkRuns runs the whole benchmark program (every phase: webhook cases, pods through the API server, the
-// fill, the separate ha-webhook processes for memory and for pods through the API server after the fill, a
-// baseline binary beside the current one, the plot) on a tiny load, so that it cannot rot. It asserts no
+// TestMain lets the test binary be the benchmark's webhook process too (child.go): the program starts itself
+// again with childEnv set.
+func TestMain(m *testing.M) {
+	if isChild() {
+		os.Exit(childMain())
+	}
+	os.Exit(m.Run())
+}
+
+// TestBenchmarkRuns runs the whole benchmark program (every phase: webhook cases, pods through the API server
+// against the webhook process, the fill with its pods, the separate ha-webhook processes for memory, time to ready and
+// pods through the API server after the fill, a baseline binary beside the current one, the plot) on a tiny load, so that it cannot rot. It asserts no
 // figure: only that every request was answered as its case expects and that -json has every key docs and the
 // issue rely on.
 func TestBenchmarkRuns(t *testing.T) {
@@ -31,7 +40,8 @@ func TestBenchmarkRuns(t *testing.T) {
 	o.rate, o.openDur, o.closedDur, o.rounds, o.conc, o.warmup = 50, 300*time.Millisecond, 200*time.Millisecond, 1, 2, 100*time.Millisecond
 	o.namespaces, o.perNamespace, o.fillWorkers = 4, 5, 4 // every fifth workload of a namespace is a StatefulSet
 	o.apiClients, o.apiRounds, o.apiRoundDur, o.apiWarmup = 2, 1, 300*time.Millisecond, 100*time.Millisecond
-	o.phases = map[string]bool{"webhook": true, "api": true, "fill": true, "rss": true, "api_10k": true}
+	o.readyRuns = 2
+	o.phases = map[string]bool{"webhook": true, "api": true, "fill": true, "rss": true, "ready_10k": true, "api_10k": true}
 	// This checkout as its own baseline: the -baseline-repo code path (a second build, both processes measured
 	// alternately, both registered in turn) at the cost of a build the build cache mostly answers.
 	o.baselineRepo = testenv.RepoRoot()
@@ -69,7 +79,7 @@ func TestBenchmarkRuns(t *testing.T) {
 			t.Errorf("%s: %v requests, %v errors at the fixed rate, %v in the closed loop", c, obj["requests"], obj["errors"], obj["max_rps_errors"])
 		}
 	}
-	for _, k := range []string{"rss_mib", "rss_peak_mib", "rss_baseline_mib"} {
+	for _, k := range []string{"rss_mib", "rss_peak_mib", "rss_baseline_mib", "rss_no_pods_mib"} {
 		if v, ok := got[k].(float64); !ok || v <= 0 {
 			t.Errorf("%s = %v, want a positive number", k, got[k])
 		}
@@ -81,6 +91,24 @@ func TestBenchmarkRuns(t *testing.T) {
 	}
 	if runs, ok := got["rss_runs_mib"].([]any); !ok || len(runs) != 2 {
 		t.Errorf("rss_runs_mib = %v, want 2 runs (the default with a baseline)", got["rss_runs_mib"])
+	}
+	if runs, ok := got["rss_no_pods_runs_mib"].([]any); !ok || len(runs) != 2 {
+		t.Errorf("rss_no_pods_runs_mib = %v, want 2 runs", got["rss_no_pods_runs_mib"])
+	}
+	for _, k := range []string{"rss_pods_mib", "rss_per_10k_pods_mib"} { // a difference of two figures: any sign
+		if _, ok := got[k].(float64); !ok {
+			t.Errorf("%s = %v, want a number", k, got[k])
+		}
+	}
+	if rd, ok := got["ready_10k"].(map[string]any); !ok {
+		t.Errorf("ready_10k missing")
+	} else {
+		for _, k := range []string{"ready_median_s", "ready_max_s", "admission_median_s", "admission_max_s"} {
+			positive("ready_10k."+k, rd[k])
+		}
+		if runs, ok := rd["ready_seconds"].([]any); !ok || len(runs) != o.readyRuns {
+			t.Errorf("ready_10k.ready_seconds = %v, want %d runs", rd["ready_seconds"], o.readyRuns)
+		}
 	}
 	if bl, ok := got["baseline"].(map[string]any); !ok {
 		t.Errorf("baseline missing")
@@ -98,7 +126,7 @@ func TestBenchmarkRuns(t *testing.T) {
 	if a10, ok := got["apiserver_10k"].(map[string]any); !ok {
 		t.Errorf("apiserver_10k missing")
 	} else {
-		for _, mode := range []string{"without", "current", "baseline"} {
+		for _, mode := range []string{"without", "current", "baseline", "null_patch"} {
 			m, ok := a10[mode].(map[string]any)
 			if !ok {
 				t.Errorf("apiserver_10k.%s missing", mode)
@@ -110,12 +138,22 @@ func TestBenchmarkRuns(t *testing.T) {
 			if m["errors"] != 0.0 {
 				t.Errorf("apiserver_10k.%s.errors = %v", mode, m["errors"])
 			}
-			if mode != "without" && m["webhook_calls_per_pod"] != 1.0 {
-				t.Errorf("apiserver_10k.%s.webhook_calls_per_pod = %v, want 1", mode, m["webhook_calls_per_pod"])
+			if mode != "without" {
+				if m["webhook_calls_per_pod"] != 1.0 {
+					t.Errorf("apiserver_10k.%s.webhook_calls_per_pod = %v, want 1", mode, m["webhook_calls_per_pod"])
+				}
+				if _, ok := m["webhook_cpu_us_per_admission"].(float64); !ok {
+					t.Errorf("apiserver_10k.%s.webhook_cpu_us_per_admission = %v", mode, m["webhook_cpu_us_per_admission"])
+				}
 			}
 		}
 		for _, k := range []string{"p99_ratio", "p99_round_median_ratio", "pods_per_s_ratio"} {
 			positive("apiserver_10k."+k, a10[k])
+		}
+		if r, ok := a10["current_vs_null_patch"].(map[string]any); !ok {
+			t.Errorf("apiserver_10k.current_vs_null_patch missing")
+		} else {
+			positive("apiserver_10k.current_vs_null_patch.pods_per_s", r["pods_per_s"])
 		}
 	}
 	api, ok := got["apiserver"].(map[string]any)
@@ -133,8 +171,26 @@ func TestBenchmarkRuns(t *testing.T) {
 			t.Errorf("apiserver.%s = %v", k, api[k])
 		}
 	}
-	if f, ok := got["fill"].(map[string]any); !ok || f["pdbs"] != float64(o.namespaces*o.perNamespace) ||
-		f["workloads"] != float64(o.namespaces*o.perNamespace) || f["statefulsets"] == 0.0 || f["deployments"] == 0.0 {
+	calls, _ := api["webhook_calls_per_pod"].(map[string]any)
+	perAdmission, _ := api["webhook_cpu_us_per_admission"].(map[string]any)
+	for _, mode := range []string{"null", "null_patch", "with"} {
+		if calls[mode] != 1.0 {
+			t.Errorf("apiserver.webhook_calls_per_pod.%s = %v, want 1", mode, calls[mode])
+		}
+		if _, ok := perAdmission[mode].(float64); !ok {
+			t.Errorf("apiserver.webhook_cpu_us_per_admission.%s = %v", mode, perAdmission[mode])
+		}
+	}
+	if r, ok := api["with_vs_null_patch"].(map[string]any); !ok {
+		t.Errorf("apiserver.with_vs_null_patch missing")
+	} else {
+		for _, k := range []string{"pods_per_s", "p50", "p99"} {
+			positive("apiserver.with_vs_null_patch."+k, r[k])
+		}
+	}
+	n := float64(o.namespaces * o.perNamespace)
+	if f, ok := got["fill"].(map[string]any); !ok || f["pdbs"] != n || f["workloads"] != n || f["statefulsets"] == 0.0 ||
+		f["deployments"] == 0.0 || f["services"] != n || f["pods"] != n || f["pods_uninjected"] == 0.0 || f["pod_bytes"] == 0.0 {
 		t.Errorf("fill = %v", got["fill"])
 	}
 	if a, ok := got["allocs_per_admission"].(map[string]any); !ok || a["mutate_pod"] == 0.0 {

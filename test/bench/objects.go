@@ -83,13 +83,26 @@ func admittedPod(namespace string) *corev1.Pod {
 	p.Labels["pod-template-hash"] = "7d9c8b6f5"
 	p.OwnerReferences = []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "web-7d9c8b6f5",
 		UID: "6f1b5e0c-9a0e-4c1e-8f57-3b1c2d4e5f60", Controller: ptr.To(true), BlockOwnerDeletion: ptr.To(true)}}
-	s := &p.Spec
+	setPodDefaults(&p.Spec, "kube-api-access-x7k2p")
+	return p
+}
+
+// setPodDefaults sets what the API server and its admission plugins add to a pod spec before webhooks see it: the
+// defaults (where the spec sets nothing), the not-ready/unreachable tolerations, and the service account token volume
+// (named tokenVolume) mounted in every container.
+func setPodDefaults(s *corev1.PodSpec, tokenVolume string) {
 	s.RestartPolicy = corev1.RestartPolicyAlways
-	s.TerminationGracePeriodSeconds = ptr.To[int64](30)
+	if s.TerminationGracePeriodSeconds == nil {
+		s.TerminationGracePeriodSeconds = ptr.To[int64](30)
+	}
 	s.DNSPolicy = corev1.DNSClusterFirst
-	s.ServiceAccountName = "default"
+	if s.ServiceAccountName == "" {
+		s.ServiceAccountName = "default"
+	}
 	s.SchedulerName = corev1.DefaultSchedulerName
-	s.SecurityContext = &corev1.PodSecurityContext{}
+	if s.SecurityContext == nil {
+		s.SecurityContext = &corev1.PodSecurityContext{}
+	}
 	s.EnableServiceLinks = ptr.To(true)
 	s.PreemptionPolicy = ptr.To(corev1.PreemptLowerPriority)
 	s.Priority = ptr.To[int32](0)
@@ -97,7 +110,7 @@ func admittedPod(namespace string) *corev1.Pod {
 		{Key: "node.kubernetes.io/not-ready", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoExecute, TolerationSeconds: ptr.To[int64](300)},
 		{Key: "node.kubernetes.io/unreachable", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoExecute, TolerationSeconds: ptr.To[int64](300)},
 	}
-	s.Volumes = append(s.Volumes, corev1.Volume{Name: "kube-api-access-x7k2p", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
+	s.Volumes = append(s.Volumes, corev1.Volume{Name: tokenVolume, VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
 		DefaultMode: ptr.To[int32](0o644),
 		Sources: []corev1.VolumeProjection{
 			{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{ExpirationSeconds: ptr.To[int64](3607), Path: "token"}},
@@ -112,9 +125,8 @@ func admittedPod(namespace string) *corev1.Pod {
 		c.ImagePullPolicy = corev1.PullIfNotPresent
 		c.TerminationMessagePath = corev1.TerminationMessagePathDefault
 		c.TerminationMessagePolicy = corev1.TerminationMessageReadFile
-		c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: "kube-api-access-x7k2p", MountPath: "/var/run/secrets/kubernetes.io/serviceaccount", ReadOnly: true})
+		c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: tokenVolume, MountPath: "/var/run/secrets/kubernetes.io/serviceaccount", ReadOnly: true})
 	}
-	return p
 }
 
 // bigPod is admittedPod padded with environment variables until its JSON is at least size bytes (a pod with a

@@ -17,50 +17,96 @@ import (
 	"github.com/ha-webhook/ha-webhook/test/testenv"
 )
 
-// webhookProc is a separate `ha-webhook serve` process against the test API server.
+// webhookProc is a webhook server in a process of its own against the test API server: `ha-webhook serve`, or the
+// benchmark's own webhook process (child.go).
 type webhookProc struct {
 	cmd    *exec.Cmd
 	exited chan error
 	logs   *bytes.Buffer
-	// base is its webhook server's https://host:port; metricsAddr its metrics endpoint, empty when disabled.
+	// started is when the process was started (exec), for the time to ready.
+	started time.Time
+	// base is its webhook server's https://host:port; healthURL its /readyz; metricsAddr its metrics endpoint,
+	// empty when disabled.
 	base        string
+	healthURL   string
 	metricsAddr string
+}
+
+// procAddrs are a webhook process's free loopback ports: its webhook server, health endpoint and, when wanted, metrics
+// endpoint (empty: off).
+type procAddrs struct {
+	webhookPort int
+	health      string
+	metrics     string
+}
+
+func freeAddrs(metrics bool) (procAddrs, error) {
+	ports := make([]int, 3)
+	for i := range ports {
+		var err error
+		if ports[i], err = testenv.FreePort(); err != nil {
+			return procAddrs{}, err
+		}
+	}
+	a := procAddrs{webhookPort: ports[0], health: net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[1]))}
+	if metrics {
+		a.metrics = net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[2]))
+	}
+	return a, nil
+}
+
+// serveCommand is `bin serve` on addrs, with the test environment's serving certificate and kubeconfig.
+func (b *bench) serveCommand(ctx context.Context, bin string, a procAddrs) *exec.Cmd {
+	metricsFlag := a.metrics
+	if metricsFlag == "" {
+		metricsFlag = "0"
+	}
+	return exec.CommandContext(ctx, bin, "serve",
+		"--kubeconfig", b.env.Kubeconfig,
+		"--webhook-host", "127.0.0.1", "--webhook-port", strconv.Itoa(a.webhookPort), "--webhook-cert-path", b.env.CertDir,
+		"--metrics-bind-address", metricsFlag, "--health-probe-bind-address", a.health,
+		"--shutdown-delay", "0s", "--zap-log-level", "error")
+}
+
+// launch starts cmd, a webhook server listening on addrs, without waiting for it to be ready.
+func launch(cmd *exec.Cmd, a procAddrs) (*webhookProc, error) {
+	p := &webhookProc{cmd: cmd, exited: make(chan error, 1), logs: &bytes.Buffer{},
+		base:      "https://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(a.webhookPort)),
+		healthURL: "http://" + a.health + "/readyz", metricsAddr: a.metrics}
+	cmd.Stdout, cmd.Stderr = p.logs, p.logs
+	p.started = time.Now()
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	go func() { p.exited <- cmd.Wait() }()
+	return p, nil
+}
+
+// launchReady starts cmd and waits until it is ready (its caches have synced); it is stopped when it is not.
+func launchReady(ctx context.Context, cmd *exec.Cmd, a procAddrs) (*webhookProc, error) {
+	p, err := launch(cmd, a)
+	if err != nil {
+		return nil, err
+	}
+	if err := testenv.WaitReady(ctx, p.healthURL, p.exited); err != nil {
+		p.stop()
+		return nil, fmt.Errorf("%s: %v\n%s", strings.Join(cmd.Args, " "), err, p.logs.String())
+	}
+	return p, nil
 }
 
 // startWebhook starts bin serve on free ports, with the test environment's serving certificate, and waits until it
 // is ready (its caches have synced). metrics enables its metrics endpoint (the memory measurement leaves it off).
 func (b *bench) startWebhook(ctx context.Context, bin string, metrics bool) (*webhookProc, error) {
-	ports := make([]int, 3)
-	for i := range ports {
-		var err error
-		if ports[i], err = testenv.FreePort(); err != nil {
-			return nil, err
-		}
-	}
-	healthAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[1]))
-	p := &webhookProc{exited: make(chan error, 1), logs: &bytes.Buffer{},
-		base: "https://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0]))}
-	metricsFlag := "0"
-	if metrics {
-		p.metricsAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[2]))
-		metricsFlag = p.metricsAddr
-	}
-	p.cmd = exec.CommandContext(ctx, bin, "serve",
-		"--kubeconfig", b.env.Kubeconfig,
-		"--webhook-host", "127.0.0.1", "--webhook-port", strconv.Itoa(ports[0]), "--webhook-cert-path", b.env.CertDir,
-		"--metrics-bind-address", metricsFlag, "--health-probe-bind-address", healthAddr,
-		"--shutdown-delay", "0s", "--zap-log-level", "error")
-	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
-	if err := p.cmd.Start(); err != nil {
+	a, err := freeAddrs(metrics)
+	if err != nil {
 		return nil, err
 	}
-	go func() { p.exited <- p.cmd.Wait() }()
-	if err := testenv.WaitReady(ctx, "http://"+healthAddr+"/readyz", p.exited); err != nil {
-		p.stop()
-		return nil, fmt.Errorf("%s serve: %v\n%s", bin, err, p.logs.String())
-	}
-	return p, nil
+	return launchReady(ctx, b.serveCommand(ctx, bin, a), a)
 }
+
+// pid is the process's id.
+func (p *webhookProc) pid() int { return p.cmd.Process.Pid }
 
 // stop sends SIGTERM and waits for the process to exit (killing it after 10 s).
 func (p *webhookProc) stop() {

@@ -11,13 +11,9 @@ import (
 	"os"
 	"runtime/pprof"
 	"strconv"
-	"strings"
-	"sync/atomic"
 	"time"
 
-	"gomodules.xyz/jsonpatch/v2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/ha-webhook/ha-webhook/internal/names"
 	"github.com/ha-webhook/ha-webhook/internal/policy"
@@ -26,14 +22,11 @@ import (
 )
 
 // pathNull is where the null webhook is served, on ha-webhook's own webhook server; pathNullPatch the null webhook
-// that answers with a one-line patch.
+// that answers with ha-webhook's own patch for the benchmark pod (child.go).
 const (
 	pathNull      = "/bench-null"
 	pathNullPatch = "/bench-null-patch"
 )
-
-// annotationNullPatched is what the patching null webhook adds.
-const annotationNullPatched = "bench.ha-webhook.io/null-patched"
 
 // Namespaces of the cases that do not use the fill.
 const (
@@ -54,18 +47,22 @@ const warmConnections = 128
 // size64k is the size of the big pod's JSON.
 const size64k = 64 << 10
 
-// bench is one run: the control plane, ha-webhook serving in this process (with the null webhook beside it), and
-// the targets the load goes to.
+// bench is one run: the control plane, ha-webhook serving in this process (with the null webhook beside it) for the
+// webhook cases, and the targets the load goes to.
 type bench struct {
-	o             options
-	p             progress
-	env           *testenv.Env
-	srv           *server.Server
-	base          string
-	tlsConf       *tls.Config
-	nullHits      atomic.Int64
-	nullPatchHits atomic.Int64
-	targets       map[string]*target
+	o       options
+	p       progress
+	env     *testenv.Env
+	srv     *server.Server
+	base    string
+	tlsConf *tls.Config
+	targets map[string]*target
+	// quiet is how long the control plane and this process must stay idle for settle: longer than the in-process
+	// server's audit debounce, so that the audit a fill triggers has run.
+	quiet time.Duration
+	// nullPatch is ha-webhook's own patch for the pod the clients create through the API server, which the patching
+	// null webhook answers with (haWebhookPatch).
+	nullPatch []byte
 }
 
 // run performs the whole benchmark. samples holds the open-loop latencies per case, for the plot.
@@ -76,7 +73,7 @@ func run(ctx context.Context, o options, log io.Writer) (*report, map[string]sam
 	samples := map[string]sample{}
 
 	var bins binaries
-	if o.rss || o.phases["api_10k"] && o.phases["fill"] {
+	if o.rss || (o.phases["api_10k"] || o.phases["ready_10k"]) && o.phases["fill"] {
 		dir, err := os.MkdirTemp("", "ha-webhook-bench-")
 		if err != nil {
 			return nil, nil, err
@@ -112,6 +109,12 @@ func run(ctx context.Context, o options, log io.Writer) (*report, map[string]sam
 	}
 	defer func() { stopServer(); <-done }()
 	b.defineTargets()
+	if o.phases["api"] || o.phases["api_10k"] && o.phases["fill"] {
+		if b.nullPatch, err = b.haWebhookPatch(ctx); err != nil {
+			return nil, nil, err
+		}
+		b.p.printf("ha-webhook's patch for the benchmark pod (the patching null webhook's answer): %d bytes", len(b.nullPatch))
+	}
 
 	b.p.printf("allocations of the pure functions and handlers")
 	rep.Allocs = measureAllocs(o.perNamespace)
@@ -154,7 +157,8 @@ func run(ctx context.Context, o options, log io.Writer) (*report, map[string]sam
 
 	phaseB := map[string]*measured{}
 	if o.phases["fill"] {
-		b.p.printf("filling %d namespaces with %d PDBs, %d HPAs and %d workloads each", o.namespaces, o.perNamespace, o.perNamespace, o.perNamespace)
+		b.p.printf("filling %d namespaces with %d PDBs, %d HPAs, %d workloads and %d Services each", o.namespaces, o.perNamespace,
+			o.perNamespace, o.perNamespace, o.perNamespace)
 		if rep.Fill, err = b.fill(ctx); err != nil {
 			return nil, nil, fmt.Errorf("fill: %w", err)
 		}
@@ -162,13 +166,35 @@ func run(ctx context.Context, o options, log io.Writer) (*report, map[string]sam
 			rep.Fill.Seconds, rep.Fill.ObjectsPerSecond, rep.Fill.CacheLagSeconds)
 
 		// The API server and etcd keep working for a while after thousands of writes; measuring then would charge
-		// their load to validate_10k.
-		settled := b.settle(ctx, 30*time.Second)
-		b.p.printf("control plane idle after %.1fs", settled.Seconds())
+		// their load to what is measured next.
+		settled := b.settle(ctx, time.Minute)
+		b.p.printf("settled (control plane and in-process server idle for %s) after %.1fs", max(b.quiet, time.Second), settled.Seconds())
 		rep.Fill.SettleSeconds = settled.Seconds()
 
-		// Phase B: 10k PDBs, 10k HPAs and 10k workloads in the cache; null again as this phase's reference.
-		b.p.printf("webhook cases with the cache filled: null_10k, validate_10k, validate_pdb_10k")
+		// The memory without pods, so that what 10,000 pods cost is the difference to the memory with them, both
+		// measured in this run on fresh processes.
+		if o.rss {
+			b.p.printf("resident memory of a separate ha-webhook serve, the fill cached without pods, %d run(s)", o.rssRuns)
+			cur, _, err := b.rssRuns(ctx, binaries{current: bins.current}, b.rssWarm())
+			if err != nil {
+				return nil, nil, err
+			}
+			rep.RSSNoPodsRunsMiB, rep.RSSNoPodsMiB = cur.rss, median(cur.rss)
+		}
+
+		b.p.printf("filling %d pods (%d namespaces × %d), each created then given a running status", o.namespaces*o.perNamespace,
+			o.namespaces, o.perNamespace)
+		if err := b.fillPods(ctx, rep.Fill); err != nil {
+			return nil, nil, fmt.Errorf("fill: pods: %w", err)
+		}
+		b.p.printf("pods filled in %.1fs (%.0f writes/s)", rep.Fill.PodsSeconds, rep.Fill.PodWritesPerSecond)
+		settled = b.settle(ctx, time.Minute)
+		b.p.printf("settled (control plane and in-process server idle for %s) after %.1fs", max(b.quiet, time.Second), settled.Seconds())
+		rep.Fill.PodsSettleSeconds = settled.Seconds()
+
+		// Phase B: the full fill in the cluster (10k PDBs, HPAs, workloads, Services and pods); null again as this
+		// phase's reference.
+		b.p.printf("webhook cases with the cluster filled: null_10k, validate_10k, validate_pdb_10k")
 		phaseB = b.measure(ctx, "null_10k", "validate_10k", "validate_pdb_10k")
 		if ctx.Err() != nil {
 			return nil, nil, ctx.Err()
@@ -176,21 +202,30 @@ func run(ctx context.Context, o options, log io.Writer) (*report, map[string]sam
 	}
 
 	if o.rss && o.phases["fill"] {
-		b.p.printf("resident memory of a separate ha-webhook serve, %d PDBs + %d HPAs + %d workloads cached, %d run(s)",
-			rep.Fill.PDBs, rep.Fill.HPAs, rep.Fill.Workloads, o.rssRuns)
-		// Requests both binaries serve: the baseline may lack the newer paths.
-		warm := []*target{b.targets["validate_10k"], b.targets["mutate"]}
-		cur, base, err := b.rssRuns(ctx, bins, warm)
+		b.p.printf("resident memory of a separate ha-webhook serve, %d PDBs + %d HPAs + %d workloads + %d Services + %d pods cached, %d run(s)",
+			rep.Fill.PDBs, rep.Fill.HPAs, rep.Fill.Workloads, rep.Fill.Services, rep.Fill.Pods, o.rssRuns)
+		cur, base, err := b.rssRuns(ctx, bins, b.rssWarm())
 		if err != nil {
 			return nil, nil, err
 		}
 		rep.RSSRunsMiB, rep.RSSPeakRunsMiB = cur.rss, cur.hwm
 		rep.RSSMiB, rep.RSSPeakMiB = median(cur.rss), median(cur.hwm)
+		if rep.Fill.Pods > 0 {
+			rep.RSSPodsMiB = rep.RSSMiB - rep.RSSNoPodsMiB
+			rep.RSSPer10kPodsMiB = rep.RSSPodsMiB * 10000 / float64(rep.Fill.Pods)
+		}
 		if bl := rep.Baseline; bl != nil {
 			bl.RSSRunsMiB, bl.RSSPeakRunsMiB = base.rss, base.hwm
 			bl.RSSMiB, bl.RSSPeakMiB = median(base.rss), median(base.hwm)
 			bl.RSSRatio, bl.RSSPeakRatio = ratio(rep.RSSMiB, bl.RSSMiB), ratio(rep.RSSPeakMiB, bl.RSSPeakMiB)
 			bl.RSSEmptyRatio = ratio(rep.RSSBaselineMiB, bl.RSSEmptyMiB)
+		}
+	}
+
+	if o.phases["ready_10k"] && o.phases["fill"] {
+		b.p.printf("time to ready of a fresh ha-webhook serve with the fill in the cluster, %d run(s)", o.readyRuns)
+		if rep.Ready10k, err = b.timeToReady(ctx, bins.current); err != nil {
+			return nil, nil, fmt.Errorf("ready_10k: %w", err)
 		}
 	}
 
@@ -218,6 +253,10 @@ func run(ctx context.Context, o options, log io.Writer) (*report, map[string]sam
 	return rep, samples, nil
 }
 
+// rssWarm are the requests sent to a separate ha-webhook before its memory is read with the fill cached: requests
+// both binaries serve (the baseline may lack the newer paths).
+func (b *bench) rssWarm() []*target { return []*target{b.targets["validate_10k"], b.targets["mutate"]} }
+
 // ratio is a / b, 0 when b is.
 func ratio(a, b float64) float64 {
 	if b == 0 {
@@ -237,7 +276,8 @@ func mergeMaps[K comparable, V any](ms ...map[K]V) map[K]V {
 }
 
 // startServer runs ha-webhook's server (server.New and Run, the code path of `ha-webhook serve`) against the test
-// API server, with the null webhook registered on the same webhook server, and waits until it is ready.
+// API server, with the null webhook registered on the same webhook server, and waits until it is ready. The webhook
+// cases are measured against it; pods through the API server against a webhook process of their own (child.go).
 func (b *bench) startServer(ctx context.Context) (<-chan error, error) {
 	cfg, err := b.env.ServerConfig()
 	if err != nil {
@@ -247,20 +287,11 @@ func (b *bench) startServer(ctx context.Context) (<-chan error, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The null webhook: controller-runtime's admission.Webhook decodes the AdmissionReview and the handler answers
-	// allowed. Same listener, TLS, HTTP server and instrumentation as ha-webhook's paths.
-	srv.WebhookServer().Register(pathNull, &admission.Webhook{Handler: admission.HandlerFunc(
-		func(context.Context, admission.Request) admission.Response {
-			b.nullHits.Add(1)
-			return admission.Allowed("")
-		})})
-	// The patching null webhook adds an annotation without reading the object (every benchmark pod has annotations).
-	srv.WebhookServer().Register(pathNullPatch, &admission.Webhook{Handler: admission.HandlerFunc(
-		func(context.Context, admission.Request) admission.Response {
-			b.nullPatchHits.Add(1)
-			return admission.Patched("", jsonpatch.JsonPatchOperation{Operation: "add",
-				Path: "/metadata/annotations/" + strings.ReplaceAll(annotationNullPatched, "/", "~1"), Value: "true"})
-		})})
+	if cfg.AuditInterval > 0 {
+		b.quiet = cfg.AuditDebounce + time.Second
+	}
+	// The null webhook of the webhook cases, on the same webhook server as ha-webhook's paths.
+	registerNull(srv)
 	b.srv = srv
 	done := make(chan error, 1)
 	go func() { done <- srv.Run(ctx) }()
@@ -387,19 +418,24 @@ func (b *bench) profile(ctx context.Context) error {
 
 func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
 
-// settle waits until kube-apiserver and etcd together use less than a tenth of a core over a second, or max passes,
-// and returns how long it waited.
+// settle waits until kube-apiserver, etcd and this process together have used less than a tenth of a core in every
+// second of b.quiet in a row, or max passes, and returns how long it waited. This process counts too: after a fill
+// its in-process server is still receiving watch events, and its audit re-evaluates the cluster up to the audit's
+// debounce after the last change, which a single idle second would miss.
 func (b *bench) settle(ctx context.Context, maxWait time.Duration) time.Duration {
 	start := time.Now()
-	for time.Since(start) < maxWait && ctx.Err() == nil {
-		before := childCPU()
+	var idle time.Duration
+	for time.Since(start) < maxWait && ctx.Err() == nil && idle < max(b.quiet, time.Second) {
+		before, self := childCPU(), processCPU()
 		time.Sleep(time.Second)
-		var used time.Duration
-		for name, t := range childCPU() {
-			used += t - before[name]
+		used, after := processCPU()-self, childCPU()
+		for _, name := range []string{"kube-apiserver", "etcd"} {
+			used += after[name] - before[name]
 		}
 		if used < 100*time.Millisecond {
-			break
+			idle += time.Second
+		} else {
+			idle = 0
 		}
 	}
 	return time.Since(start)
