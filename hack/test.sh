@@ -16,7 +16,7 @@ step() { echo; echo "== $* ($((SECONDS - start))s)"; }
 # The Go modules: the root (ha-webhook, test/integration, test/chart, test/reliability, test/testenv, hack/) and the
 # nested test modules, which keep their own dependencies (vegeta, gonum/plot, Prometheus) out of the root go.mod.
 # `./...` of one module does not reach into another, so each is vetted, built and tested on its own.
-modules=(. test/bench test/e2e test/monitoring)
+modules=(. test/bench test/e2e test/monitoring test/certmanager)
 
 step "toolchain"
 go version
@@ -55,6 +55,9 @@ step "go test test/e2e (the upgrade drill)"
 
 step "go test test/monitoring (the chart's alerts under promtool, its dashboard's queries, the metrics of a live serve)"
 (cd test/monitoring && go test -count=1 -timeout 20m ./...)
+
+step "go test test/certmanager (the chart's TLS chain with real cert-manager controllers, renewals under load)"
+(cd test/certmanager && go test -count=1 -timeout 20m ./...)
 
 step "fuzz targets, ${FUZZ_TIME} each"
 hack/fuzz.sh
