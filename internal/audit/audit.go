@@ -1,6 +1,6 @@
 // Package audit keeps watching after admission, inside `serve`: it evaluates the opted-in namespaces from the
-// informer cache with the report code (report.ReadCache and report.Build, the implementation `ha-webhook report`
-// runs), once the caches have synced, after every change (throttled) and at an interval. Every replica audits (it
+// informer cache with the report code (report.BuildObjects, the implementation `ha-webhook report` runs, over the
+// cache's own objects), once the caches have synced, after every change (throttled) and at an interval. Every replica audits (it
 // only reads) and exports the outcome as gauges (collector.go); one replica — the leader, when leader election is
 // on — writes what the outcome implies: Events on workloads that turn non-compliant (changes.go) and PolicyReports
 // (policyreport.go), in writer.go.
@@ -46,7 +46,7 @@ type Config struct {
 	Interval time.Duration
 	// Debounce is the longest a change waits for its audit: changes within it share one.
 	Debounce time.Duration
-	// Watch are the kinds whose changes trigger an audit: those report.ReadCache lists.
+	// Watch are the kinds whose changes trigger an audit: those readCache lists.
 	Watch []client.Object
 }
 
@@ -68,12 +68,18 @@ type Auditor struct {
 	dropped int64
 	// failures counts audits that could not read the cache.
 	failures atomic.Int64
+	// first is closed when the first audit completes.
+	first     chan struct{}
+	firstOnce sync.Once
 }
 
 // New returns an auditor over c; it starts with the manager.
 func New(cfg Config, c cache.Cache, log logr.Logger) *Auditor {
-	return &Auditor{cfg: cfg, cache: c, log: log, changed: make(chan struct{}, 1)}
+	return &Auditor{cfg: cfg, cache: c, log: log, changed: make(chan struct{}, 1), first: make(chan struct{})}
 }
+
+// First is closed once the first audit has completed.
+func (a *Auditor) First() <-chan struct{} { return a.first }
 
 // Latest is the last completed audit, or nil before the first.
 func (a *Auditor) Latest() *Result { return a.latest.Load() }
@@ -161,13 +167,13 @@ func (a *Auditor) signal() {
 // last completed audit) tells that the audit is stale.
 func (a *Auditor) run(ctx context.Context) {
 	start := time.Now()
-	in, err := report.ReadCache(ctx, a.cache, a.cfg.Options.Scope)
+	in, err := readCache(ctx, a.cache)
 	if err != nil {
 		a.failures.Add(1)
 		a.log.Error(err, "audit: reading the cache")
 		return
 	}
-	r := &Result{Report: report.Build(in, a.cfg.Options)}
+	r := &Result{Report: report.BuildObjects(in, a.cfg.Options)}
 	r.Completed = time.Now()
 	r.Duration = r.Completed.Sub(start)
 	a.publish(r)
@@ -191,6 +197,7 @@ func (a *Auditor) publish(r *Result) {
 		}
 	}
 	a.latest.Store(r)
+	a.firstOnce.Do(func() { close(a.first) })
 	for _, ch := range a.subscribers {
 		select {
 		case ch <- struct{}{}:

@@ -27,27 +27,9 @@ func Run(ctx context.Context, r client.Reader, opts Options) (Report, error) {
 	return Build(in, opts), nil
 }
 
-// Read lists what Build needs from an API server, in pages. The default scope reads the namespaces labelled
-// ha-webhook.io/enabled=true and lists each one's objects (namespaced permissions suffice for those);
-// --all-namespaces lists every kind cluster-wide.
+// Read lists what Build needs. The default scope reads the namespaces labelled ha-webhook.io/enabled=true and lists
+// each one's objects (namespaced permissions suffice for those); --all-namespaces lists every kind cluster-wide.
 func Read(ctx context.Context, r client.Reader, scope Scope) (Input, error) {
-	return read(ctx, lister{r, pageSize, false}, scope)
-}
-
-// ReadCache lists what Build needs from an informer cache: whole (a cache does not page), and without copying the
-// cache's objects, which Build only reads. The Input shares them with the cache: it must not be modified.
-func ReadCache(ctx context.Context, r client.Reader, scope Scope) (Input, error) {
-	return read(ctx, lister{r, 0, true}, scope)
-}
-
-// lister lists from an API server in pages of pageSize, or from a cache whole (pageSize 0), shared or copied.
-type lister struct {
-	client.Reader
-	pageSize int64
-	shared   bool
-}
-
-func read(ctx context.Context, r lister, scope Scope) (Input, error) {
 	var in Input
 	switch {
 	case len(scope.Namespaces) > 0:
@@ -95,7 +77,7 @@ func read(ctx context.Context, r lister, scope Scope) (Input, error) {
 }
 
 // readNamespace appends the namespace's objects to in ("" means every namespace).
-func readNamespace(ctx context.Context, r lister, ns string, in *Input) error {
+func readNamespace(ctx context.Context, r client.Reader, ns string, in *Input) error {
 	var (
 		deployments  appsv1.DeploymentList
 		statefulSets appsv1.StatefulSetList
@@ -123,16 +105,10 @@ func readNamespace(ctx context.Context, r lister, ns string, in *Input) error {
 }
 
 // pages lists every page of l, calling collect after each one.
-func pages(ctx context.Context, r lister, l client.ObjectList, namespace string, collect func()) error {
+func pages(ctx context.Context, r client.Reader, l client.ObjectList, namespace string, collect func()) error {
 	cont := ""
 	for {
-		var opts []client.ListOption
-		if r.pageSize > 0 {
-			opts = append(opts, client.Limit(r.pageSize), client.Continue(cont))
-		}
-		if r.shared {
-			opts = append(opts, client.UnsafeDisableDeepCopy)
-		}
+		opts := []client.ListOption{client.Limit(pageSize), client.Continue(cont)}
 		if namespace != "" {
 			opts = append(opts, client.InNamespace(namespace))
 		}
@@ -144,7 +120,7 @@ func pages(ctx context.Context, r lister, l client.ObjectList, namespace string,
 			return fmt.Errorf("listing %s in %s: %w", kindOf(l), where, err)
 		}
 		collect()
-		if cont = l.GetContinue(); cont == "" || r.pageSize == 0 {
+		if cont = l.GetContinue(); cont == "" {
 			return nil
 		}
 	}

@@ -27,7 +27,10 @@ func (r Report) Problems() bool {
 }
 
 // Build computes the report. It never mutates in.
-func Build(in Input, opts Options) Report {
+func Build(in Input, opts Options) Report { return BuildObjects(in.Objects(), opts) }
+
+// BuildObjects computes the report from objects it only reads.
+func BuildObjects(in Objects, opts Options) Report {
 	r := Report{
 		Scope:          opts.Scope.Describe(),
 		Namespaces:     []Namespace{},
@@ -84,43 +87,43 @@ type scoped struct {
 	services  []*corev1.Service
 }
 
-func scope(in Input, opts Options) *scoped {
+func scope(in Objects, opts Options) *scoped {
 	sc := &scoped{
 		namespaces:    selectNamespaces(in.Namespaces, opts),
 		clusters:      map[string]*validate.Cluster{},
 		deploymentsIn: map[string][]*appsv1.Deployment{},
 		runningIn:     map[string][]*corev1.Pod{},
 	}
-	for i := range in.PDBs {
-		if p := &in.PDBs[i]; sc.has(p.Namespace) {
+	for _, p := range in.PDBs {
+		if sc.has(p.Namespace) {
 			sc.pdbs = append(sc.pdbs, p)
 			sc.cluster(p.Namespace).PDBs = append(sc.cluster(p.Namespace).PDBs, p)
 		}
 	}
-	for i := range in.HPAs {
-		if h := &in.HPAs[i]; sc.has(h.Namespace) {
+	for _, h := range in.HPAs {
+		if sc.has(h.Namespace) {
 			sc.cluster(h.Namespace).HPAs = append(sc.cluster(h.Namespace).HPAs, h)
 		}
 	}
-	for i := range in.Deployments {
-		if d := &in.Deployments[i]; sc.has(d.Namespace) {
+	for _, d := range in.Deployments {
+		if sc.has(d.Namespace) {
 			sc.addWorkload(workload{validate.DeploymentWorkload(d), d.Status.ReadyReplicas, d.UID, d.Generation})
 			sc.deploymentsIn[d.Namespace] = append(sc.deploymentsIn[d.Namespace], d)
 		}
 	}
-	for i := range in.StatefulSets {
-		if s := &in.StatefulSets[i]; sc.has(s.Namespace) {
+	for _, s := range in.StatefulSets {
+		if sc.has(s.Namespace) {
 			sc.addWorkload(workload{validate.StatefulSetWorkload(s), s.Status.ReadyReplicas, s.UID, s.Generation})
 		}
 	}
-	for i := range in.Pods {
-		if p := &in.Pods[i]; sc.has(p.Namespace) && alive(p) {
+	for _, p := range in.Pods {
+		if sc.has(p.Namespace) && alive(p) {
 			sc.running = append(sc.running, p)
 			sc.runningIn[p.Namespace] = append(sc.runningIn[p.Namespace], p)
 		}
 	}
-	for i := range in.Services {
-		if s := &in.Services[i]; sc.has(s.Namespace) {
+	for _, s := range in.Services {
+		if sc.has(s.Namespace) {
 			sc.services = append(sc.services, s)
 		}
 	}
@@ -163,7 +166,7 @@ func sortByKey[T any](s []T, key func(T) string) {
 
 // selectNamespaces returns the namespaces in scope by name. An explicitly named namespace that the input lacks is
 // still reported (with no objects), so a typo shows as an empty namespace rather than vanishing.
-func selectNamespaces(all []corev1.Namespace, opts Options) map[string]Namespace {
+func selectNamespaces(all []*corev1.Namespace, opts Options) map[string]Namespace {
 	out := map[string]Namespace{}
 	add := func(name string, lbls map[string]string) {
 		out[name] = Namespace{Name: name, OptedIn: lbls[names.LabelEnabled] == "true", Mode: policy.ModeFor(opts.Mode, lbls)}

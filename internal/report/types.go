@@ -28,6 +28,34 @@ type Input struct {
 	Services     []corev1.Service
 }
 
+// Objects is what Build reads, by reference: the audit inside `serve` passes its informer cache's own objects, all
+// namespaces, without copying them (Build never modifies them).
+type Objects struct {
+	Namespaces   []*corev1.Namespace
+	Deployments  []*appsv1.Deployment
+	StatefulSets []*appsv1.StatefulSet
+	Pods         []*corev1.Pod
+	PDBs         []*policyv1.PodDisruptionBudget
+	HPAs         []*autoscalingv2.HorizontalPodAutoscaler
+	Services     []*corev1.Service
+}
+
+// Objects refers to in's objects.
+func (in Input) Objects() Objects {
+	return Objects{
+		Namespaces: pointers(in.Namespaces), Deployments: pointers(in.Deployments), StatefulSets: pointers(in.StatefulSets),
+		Pods: pointers(in.Pods), PDBs: pointers(in.PDBs), HPAs: pointers(in.HPAs), Services: pointers(in.Services),
+	}
+}
+
+func pointers[T any](s []T) []*T {
+	out := make([]*T, len(s))
+	for i := range s {
+		out[i] = &s[i]
+	}
+	return out
+}
+
 // Scope says which namespaces are reported.
 type Scope struct {
 	// AllNamespaces reports every namespace, opted in or not.

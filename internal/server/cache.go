@@ -1,7 +1,9 @@
 package server
 
 import (
+	"slices"
 	"strings"
+	"sync"
 
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
@@ -41,9 +43,11 @@ func cacheOptions() cache.Options {
 		case *autoscalingv2.HorizontalPodAutoscaler:
 			byObject[o] = cache.ByObject{Transform: stripHPA}
 		case *corev1.Pod:
-			byObject[o] = cache.ByObject{Transform: stripPod}
+			byObject[o] = cache.ByObject{Transform: (&podStripper{}).strip}
 		case *corev1.Service:
 			byObject[o] = cache.ByObject{Transform: stripService}
+		case *policyv1.PodDisruptionBudget:
+			byObject[o] = cache.ByObject{Transform: stripPDB}
 		default:
 			byObject[o] = cache.ByObject{}
 		}
@@ -157,16 +161,18 @@ func stripHPA(obj any) (any, error) {
 
 // stripPod keeps what the audit reads of a pod (report: alive, owner, Service and PDB selection, and mutate.Pod on a
 // copy to tell whether it lacks the injections): its labels, controller reference, ha-webhook's and the mirror
-// annotation, node, restart policy, grace period and phase, and of each container its name, ports and whether it
-// has a readiness probe and a preStop handler. The probe and handler are kept as empty markers: mutation only asks
-// whether they are there, and a probe or an exec command can be most of a container's size.
-func stripPod(obj any) (any, error) {
+// annotation, node, restart policy, grace period and phase, and of each serving container (one with a TCP port:
+// mutation leaves the others alone) its name, ports and whether it has a readiness probe and a preStop handler. The
+// probe and handler are kept as empty markers: mutation only asks whether they are there, and a probe or an exec
+// command can be most of a container's size. The labels map is shared by the pods that have the same labels (the
+// replicas of a ReplicaSet): read-only, as everything in the cache.
+func (c *podStripper) strip(obj any) (any, error) {
 	p, ok := obj.(*corev1.Pod)
 	if !ok {
 		return obj, nil
 	}
 	out := &corev1.Pod{ObjectMeta: strippedMeta(p.ObjectMeta)}
-	out.Labels = cloneLabels(p.Labels)
+	out.Labels = c.labels.intern(p.Labels)
 	if v, ok := p.Annotations[names.AnnotationMirrorPod]; ok {
 		if out.Annotations == nil {
 			out.Annotations = map[string]string{}
@@ -182,10 +188,11 @@ func stripPod(obj any) (any, error) {
 	out.Spec.NodeName = strings.Clone(p.Spec.NodeName)
 	out.Spec.RestartPolicy = p.Spec.RestartPolicy
 	out.Spec.TerminationGracePeriodSeconds = cloneInt64(p.Spec.TerminationGracePeriodSeconds)
-	out.Spec.Containers = make([]corev1.Container, len(p.Spec.Containers))
-	for i, c := range p.Spec.Containers {
-		k := &out.Spec.Containers[i]
-		k.Name = strings.Clone(c.Name)
+	for _, c := range p.Spec.Containers {
+		if !servesTCP(c) {
+			continue
+		}
+		k := corev1.Container{Name: strings.Clone(c.Name)}
 		for _, port := range c.Ports {
 			k.Ports = append(k.Ports, corev1.ContainerPort{Name: strings.Clone(port.Name), ContainerPort: port.ContainerPort, Protocol: port.Protocol})
 		}
@@ -195,6 +202,7 @@ func stripPod(obj any) (any, error) {
 		if c.Lifecycle != nil && c.Lifecycle.PreStop != nil {
 			k.Lifecycle = &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{}}
 		}
+		out.Spec.Containers = append(out.Spec.Containers, k)
 	}
 	out.Status.Phase = p.Status.Phase
 	return out, nil
@@ -209,5 +217,76 @@ func stripService(obj any) (any, error) {
 	out := &corev1.Service{ObjectMeta: strippedMeta(s.ObjectMeta)}
 	out.Spec.Type = s.Spec.Type
 	out.Spec.Selector = cloneLabels(s.Spec.Selector)
+	return out, nil
+}
+
+// servesTCP: a container with a TCP port serves traffic (mutate's rule).
+func servesTCP(c corev1.Container) bool {
+	for _, p := range c.Ports {
+		if p.Protocol == "" || p.Protocol == corev1.ProtocolTCP {
+			return true
+		}
+	}
+	return false
+}
+
+// podStripper is the Pod transform and its label maps.
+type podStripper struct{ labels labelInterner }
+
+// maxInternedLabels bounds the interner: past it, it starts over (the maps already shared stay shared).
+const maxInternedLabels = 20000
+
+// labelInterner hands out one map per distinct label set. The replicas of a ReplicaSet have the same labels, and a
+// small map costs about as much as the rest of a stripped pod.
+type labelInterner struct {
+	mu   sync.Mutex
+	maps map[string]map[string]string
+}
+
+func (l *labelInterner) intern(m map[string]string) map[string]string {
+	if len(m) == 0 {
+		return nil
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	// NUL separates: the API server admits no NUL in label keys or values.
+	var b strings.Builder
+	for _, k := range keys {
+		b.WriteString(k)
+		b.WriteByte(0)
+		b.WriteString(m[k])
+		b.WriteByte(0)
+	}
+	key := b.String()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if shared, ok := l.maps[key]; ok {
+		return shared
+	}
+	if l.maps == nil || len(l.maps) >= maxInternedLabels {
+		l.maps = map[string]map[string]string{}
+	}
+	shared := cloneLabels(m)
+	l.maps[key] = shared
+	return shared
+}
+
+// stripPDB keeps a PDB's spec whole (the budget arithmetic reads all of it) and of its status the counts the audit
+// reports; not its other annotations (kubectl's last-applied-configuration is most of a PDB) or its disrupted pods.
+func stripPDB(obj any) (any, error) {
+	p, ok := obj.(*policyv1.PodDisruptionBudget)
+	if !ok {
+		return obj, nil
+	}
+	out := &policyv1.PodDisruptionBudget{ObjectMeta: strippedMeta(p.ObjectMeta), Spec: *p.Spec.DeepCopy()}
+	out.Spec.Selector = cloneSelector(p.Spec.Selector)
+	s := p.Status
+	out.Status = policyv1.PodDisruptionBudgetStatus{
+		ObservedGeneration: s.ObservedGeneration, DisruptionsAllowed: s.DisruptionsAllowed,
+		CurrentHealthy: s.CurrentHealthy, DesiredHealthy: s.DesiredHealthy, ExpectedPods: s.ExpectedPods,
+	}
 	return out, nil
 }

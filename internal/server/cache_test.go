@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"fmt"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -88,7 +89,13 @@ func TestStrippedCacheReportsTheSame(t *testing.T) {
 		},
 	}
 	in.Pods[1].Spec.RestartPolicy = ""
-	stripped := report.Input{Namespaces: in.Namespaces, PDBs: in.PDBs}
+	in.PDBs[0].Annotations = map[string]string{"kubectl.kubernetes.io/last-applied-configuration": "{}"}
+	in.PDBs[0].Status = policyv1.PodDisruptionBudgetStatus{DisruptionsAllowed: 0, CurrentHealthy: 1, DesiredHealthy: 1, ExpectedPods: 2,
+		DisruptedPods: map[string]metav1.Time{"web-1": metav1.Now()}}
+	stripped := report.Input{Namespaces: in.Namespaces}
+	for _, p := range in.PDBs {
+		stripped.PDBs = append(stripped.PDBs, *mustStrip(t, stripPDB, &p))
+	}
 	for _, d := range in.Deployments {
 		stripped.Deployments = append(stripped.Deployments, *mustStrip(t, stripDeployment, &d))
 	}
@@ -98,8 +105,9 @@ func TestStrippedCacheReportsTheSame(t *testing.T) {
 	for _, h := range in.HPAs {
 		stripped.HPAs = append(stripped.HPAs, *mustStrip(t, stripHPA, &h))
 	}
+	pods := &podStripper{}
 	for _, p := range in.Pods {
-		stripped.Pods = append(stripped.Pods, *mustStrip(t, stripPod, &p))
+		stripped.Pods = append(stripped.Pods, *mustStrip(t, pods.strip, &p))
 	}
 	for _, s := range in.Services {
 		stripped.Services = append(stripped.Services, *mustStrip(t, stripService, &s))
@@ -116,7 +124,7 @@ func TestStrippedCacheReportsTheSame(t *testing.T) {
 	if d := cmp.Diff(string(whole), string(cached)); d != "" {
 		t.Errorf("report on stripped objects differs (-whole +stripped):\n%s", d)
 	}
-	if len(r.UninjectedPods) == 0 || len(r.CutServices) == 0 || r.Summary.WorkloadsWithViolations == 0 {
+	if len(r.UninjectedPods) == 0 || len(r.CutServices) == 0 || len(r.StallingPDBs) == 0 || r.Summary.WorkloadsWithViolations == 0 {
 		t.Errorf("the fixture should exercise every finding: %s", r.Summary.Text)
 	}
 }
@@ -128,4 +136,35 @@ func mustStrip[T any](t *testing.T, strip func(any) (any, error), obj *T) *T {
 		t.Fatal(err)
 	}
 	return out.(*T)
+}
+
+// TestLabelInterner: pods with the same labels share one map, others get their own, and past the bound the
+// interner starts over without touching the maps it handed out.
+func TestLabelInterner(t *testing.T) {
+	var l labelInterner
+	a := l.intern(map[string]string{"app": "web", "pod-template-hash": "abc"})
+	b := l.intern(map[string]string{"pod-template-hash": "abc", "app": "web"})
+	c := l.intern(map[string]string{"app": "web", "pod-template-hash": "xyz"})
+	d := l.intern(map[string]string{"app": "web"})
+	if fmt.Sprintf("%p", a) != fmt.Sprintf("%p", b) {
+		t.Errorf("equal label sets got two maps")
+	}
+	if fmt.Sprintf("%p", a) == fmt.Sprintf("%p", c) || fmt.Sprintf("%p", a) == fmt.Sprintf("%p", d) {
+		t.Errorf("different label sets share a map")
+	}
+	if d := cmp.Diff(map[string]string{"app": "web", "pod-template-hash": "xyz"}, c); d != "" {
+		t.Errorf("interned labels (-want +got):\n%s", d)
+	}
+	if got := l.intern(nil); got != nil {
+		t.Errorf("no labels interned as %v", got)
+	}
+	for i := range maxInternedLabels + 10 {
+		l.intern(map[string]string{"i": fmt.Sprint(i)})
+	}
+	if n := len(l.maps); n > maxInternedLabels {
+		t.Errorf("the interner holds %d label sets, bound %d", n, maxInternedLabels)
+	}
+	if d := cmp.Diff(map[string]string{"app": "web", "pod-template-hash": "abc"}, a); d != "" {
+		t.Errorf("a map handed out changed after the reset (-want +got):\n%s", d)
+	}
 }

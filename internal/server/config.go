@@ -26,6 +26,8 @@ type Config struct {
 
 	MetricsAddr string
 	HealthAddr  string
+	// PprofAddr serves net/http/pprof (heap and CPU profiles of a replica); "" or "0" serves none.
+	PprofAddr string
 
 	// ShutdownDelay is how long the server keeps serving after SIGTERM with readiness already false, so that
 	// Service endpoints move away before connections close. Answers during the delay carry "Connection: close", so
@@ -109,6 +111,7 @@ func (c *Config) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&c.EnableHTTP2, "enable-http2", c.EnableHTTP2, "serve HTTP/2 (off by default: rapid-reset attacks)")
 	fs.StringVar(&c.MetricsAddr, "metrics-bind-address", c.MetricsAddr, "address of the Prometheus metrics endpoint (0 disables it)")
 	fs.StringVar(&c.HealthAddr, "health-probe-bind-address", c.HealthAddr, "address of /healthz and /readyz")
+	fs.StringVar(&c.PprofAddr, "pprof-bind-address", c.PprofAddr, "address of Go's /debug/pprof profiles (empty or 0: off); keep it on loopback or behind a port-forward")
 	fs.DurationVar(&c.ShutdownDelay, "shutdown-delay", c.ShutdownDelay, "after SIGTERM, keep serving this long with readiness false (each answer asks the client to close its connection) before draining; must exceed the time the pod takes to leave the Service's endpoints")
 	fs.DurationVar(&c.GracefulShutdownTimeout, "graceful-shutdown-timeout", c.GracefulShutdownTimeout, "after --shutdown-delay, how long in-flight requests may take to drain")
 	fs.DurationVar(&c.NativeSleepRecheck, "native-sleep-recheck-interval", c.NativeSleepRecheck, "how often --prestop-mode=auto re-reads the API server version")

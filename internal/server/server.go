@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"os"
 	"path/filepath"
 	"runtime/debug"
 	"slices"
@@ -158,6 +159,7 @@ func newManager(restCfg *rest.Config, cfg Config) (manager.Manager, error) {
 		}),
 		Metrics:                metricsserver.Options{BindAddress: cfg.MetricsAddr},
 		HealthProbeBindAddress: cfg.HealthAddr,
+		PprofBindAddress:       cfg.PprofAddr,
 		// The manager's own shutdown runs after the delay in Run; this bounds the drain that follows.
 		GracefulShutdownTimeout: ptr.To(cfg.GracefulShutdownTimeout),
 		LeaderElection:          false, // every replica serves; there is nothing to elect
@@ -224,6 +226,34 @@ func (s *Server) cachesSynced(req *http.Request) error {
 	return nil
 }
 
+// startupGCPercent is the garbage collector's target while the caches fill (unless GOGC is set in the environment).
+// The initial lists decode every object whole before the transforms strip it: at 10,000 pods, gigabytes of garbage
+// interleaved with the few kilobytes per object that the cache keeps. Collected late (at serve's GOGC=50), the
+// survivors end up spread over pages that are otherwise free but cannot be returned; collected early, the next
+// objects reuse the garbage's memory and the survivors stay packed. Measured at 2,000 pods: 85 MiB per 10,000 pods
+// at 50, 62 at 10, for about a second more until ready.
+const startupGCPercent = 10
+
+// releaseStartupMemory collects tightly while the caches fill, then hands the pages of that burst — and of the first
+// audit's, which reads everything once — back to the OS, so that the resident size is what the cache holds.
+func (s *Server) releaseStartupMemory(ctx context.Context) {
+	if os.Getenv("GOGC") == "" {
+		prev := debug.SetGCPercent(startupGCPercent)
+		defer debug.SetGCPercent(prev)
+	}
+	if !s.mgr.GetCache().WaitForCacheSync(ctx) {
+		return
+	}
+	if s.auditor != nil {
+		select {
+		case <-s.auditor.First():
+		case <-ctx.Done():
+			return
+		}
+	}
+	debug.FreeOSMemory()
+}
+
 // Run serves until ctx ends, then shuts down gracefully: readiness turns false at once, the server keeps serving for
 // ShutdownDelay (endpoints and the API server's connection pool move to other replicas), then in-flight requests
 // drain within GracefulShutdownTimeout.
@@ -239,12 +269,7 @@ func (s *Server) Run(ctx context.Context) error {
 				log.Error(err, "starting informer", "kind", fmt.Sprintf("%T", o))
 			}
 		}
-		// The initial lists decode every object whole before the transforms strip it: tens of megabytes that
-		// are garbage a moment later, at 10,000 workloads. Collect them and hand the pages back to the OS once, so
-		// that the resident size is what the cache holds, not that burst.
-		if s.mgr.GetCache().WaitForCacheSync(mgrCtx) {
-			debug.FreeOSMemory()
-		}
+		s.releaseStartupMemory(mgrCtx)
 	}()
 
 	done := make(chan error, 1)
