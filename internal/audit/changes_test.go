@@ -3,6 +3,7 @@ package audit
 import (
 	"testing"
 
+	"github.com/go-logr/logr"
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/types"
 
@@ -74,7 +75,7 @@ func TestChanges(t *testing.T) {
 
 // TestChangesSinceKeepsEveryChangeOnce: a writer that saw only some audits still gets each change once, in order.
 func TestChangesSinceKeepsEveryChangeOnce(t *testing.T) {
-	a := &Auditor{}
+	a := New(Config{}, nil, logr.Discard())
 	publish := func(r report.Report) int64 {
 		res := &Result{Report: r}
 		a.publish(res)
