@@ -33,21 +33,22 @@ func cachedObjects() []client.Object {
 // A cluster's Pods, Deployments and StatefulSets outnumber its PDBs and are far larger; kept whole they would be most
 // of the webhook's memory.
 func cacheOptions() cache.Options {
+	st := &stripper{}
 	byObject := map[client.Object]cache.ByObject{}
 	for _, o := range cachedObjects() {
 		switch o.(type) {
 		case *appsv1.Deployment:
-			byObject[o] = cache.ByObject{Transform: stripDeployment}
+			byObject[o] = cache.ByObject{Transform: st.deployment}
 		case *appsv1.StatefulSet:
-			byObject[o] = cache.ByObject{Transform: stripStatefulSet}
+			byObject[o] = cache.ByObject{Transform: st.statefulSet}
 		case *autoscalingv2.HorizontalPodAutoscaler:
 			byObject[o] = cache.ByObject{Transform: stripHPA}
 		case *corev1.Pod:
-			byObject[o] = cache.ByObject{Transform: (&podStripper{}).strip}
+			byObject[o] = cache.ByObject{Transform: st.pod}
 		case *corev1.Service:
-			byObject[o] = cache.ByObject{Transform: stripService}
+			byObject[o] = cache.ByObject{Transform: st.service}
 		case *policyv1.PodDisruptionBudget:
-			byObject[o] = cache.ByObject{Transform: stripPDB}
+			byObject[o] = cache.ByObject{Transform: st.pdb}
 		default:
 			byObject[o] = cache.ByObject{}
 		}
@@ -88,12 +89,12 @@ func cloneLabels(m map[string]string) map[string]string {
 	return out
 }
 
-// cloneSelector copies a selector into fresh allocations (see strippedMeta).
-func cloneSelector(s *metav1.LabelSelector) *metav1.LabelSelector {
+// selector copies a selector into fresh allocations (see strippedMeta), its matchLabels shared.
+func (st *stripper) selector(s *metav1.LabelSelector) *metav1.LabelSelector {
 	if s == nil {
 		return nil
 	}
-	out := &metav1.LabelSelector{MatchLabels: cloneLabels(s.MatchLabels)}
+	out := &metav1.LabelSelector{MatchLabels: st.labels.intern(s.MatchLabels)}
 	for _, r := range s.MatchExpressions {
 		req := metav1.LabelSelectorRequirement{Key: strings.Clone(r.Key), Operator: r.Operator}
 		for _, v := range r.Values {
@@ -120,27 +121,27 @@ func cloneInt64(p *int64) *int64 {
 	return ptr.To(*p)
 }
 
-func stripDeployment(obj any) (any, error) {
+func (st *stripper) deployment(obj any) (any, error) {
 	d, ok := obj.(*appsv1.Deployment)
 	if !ok {
 		return obj, nil // a cache.DeletedFinalStateUnknown tombstone
 	}
 	out := &appsv1.Deployment{ObjectMeta: strippedMeta(d.ObjectMeta)}
-	out.Spec.Replicas, out.Spec.Selector = cloneInt32(d.Spec.Replicas), cloneSelector(d.Spec.Selector)
+	out.Spec.Replicas, out.Spec.Selector = cloneInt32(d.Spec.Replicas), st.selector(d.Spec.Selector)
 	out.Spec.Strategy = *d.Spec.Strategy.DeepCopy()
-	out.Spec.Template.Labels = cloneLabels(d.Spec.Template.Labels)
+	out.Spec.Template.Labels = st.labels.intern(d.Spec.Template.Labels)
 	return out, nil
 }
 
-func stripStatefulSet(obj any) (any, error) {
+func (st *stripper) statefulSet(obj any) (any, error) {
 	s, ok := obj.(*appsv1.StatefulSet)
 	if !ok {
 		return obj, nil
 	}
 	out := &appsv1.StatefulSet{ObjectMeta: strippedMeta(s.ObjectMeta)}
-	out.Spec.Replicas, out.Spec.Selector = cloneInt32(s.Spec.Replicas), cloneSelector(s.Spec.Selector)
+	out.Spec.Replicas, out.Spec.Selector = cloneInt32(s.Spec.Replicas), st.selector(s.Spec.Selector)
 	out.Spec.UpdateStrategy = *s.Spec.UpdateStrategy.DeepCopy()
-	out.Spec.Template.Labels = cloneLabels(s.Spec.Template.Labels)
+	out.Spec.Template.Labels = st.labels.intern(s.Spec.Template.Labels)
 	return out, nil
 }
 
@@ -166,13 +167,13 @@ func stripHPA(obj any) (any, error) {
 // probe and handler are kept as empty markers: mutation only asks whether they are there, and a probe or an exec
 // command can be most of a container's size. The labels map is shared by the pods that have the same labels (the
 // replicas of a ReplicaSet): read-only, as everything in the cache.
-func (c *podStripper) strip(obj any) (any, error) {
+func (st *stripper) pod(obj any) (any, error) {
 	p, ok := obj.(*corev1.Pod)
 	if !ok {
 		return obj, nil
 	}
 	out := &corev1.Pod{ObjectMeta: strippedMeta(p.ObjectMeta)}
-	out.Labels = c.labels.intern(p.Labels)
+	out.Labels = st.labels.intern(p.Labels)
 	if v, ok := p.Annotations[names.AnnotationMirrorPod]; ok {
 		if out.Annotations == nil {
 			out.Annotations = map[string]string{}
@@ -209,14 +210,14 @@ func (c *podStripper) strip(obj any) (any, error) {
 }
 
 // stripService keeps what tells whether a drain cuts a Service's traffic: its type and selector.
-func stripService(obj any) (any, error) {
+func (st *stripper) service(obj any) (any, error) {
 	s, ok := obj.(*corev1.Service)
 	if !ok {
 		return obj, nil
 	}
 	out := &corev1.Service{ObjectMeta: strippedMeta(s.ObjectMeta)}
 	out.Spec.Type = s.Spec.Type
-	out.Spec.Selector = cloneLabels(s.Spec.Selector)
+	out.Spec.Selector = st.labels.intern(s.Spec.Selector)
 	return out, nil
 }
 
@@ -230,14 +231,17 @@ func servesTCP(c corev1.Container) bool {
 	return false
 }
 
-// podStripper is the Pod transform and its label maps.
-type podStripper struct{ labels labelInterner }
+// stripper holds the transforms of the kinds whose label maps it shares.
+type stripper struct{ labels labelInterner }
 
-// maxInternedLabels bounds the interner: past it, it starts over (the maps already shared stay shared).
-const maxInternedLabels = 20000
+// maxInternedLabels bounds the interner: past it, it starts over (the maps already shared stay shared). Each entry
+// costs its key, about 100 bytes.
+const maxInternedLabels = 100000
 
-// labelInterner hands out one map per distinct label set. The replicas of a ReplicaSet have the same labels, and a
-// small map costs about as much as the rest of a stripped pod.
+// labelInterner hands out one map per distinct label set, to every cached object that has it: the replicas of a
+// ReplicaSet have the same labels, and a workload's selector, its pod template's labels, its PDB's and its Service's
+// selector are usually the same map (app=web). A small map costs about as much as the rest of a stripped object.
+// The maps are read-only, as everything in the cache.
 type labelInterner struct {
 	mu   sync.Mutex
 	maps map[string]map[string]string
@@ -276,13 +280,13 @@ func (l *labelInterner) intern(m map[string]string) map[string]string {
 
 // stripPDB keeps a PDB's spec whole (the budget arithmetic reads all of it) and of its status the counts the audit
 // reports; not its other annotations (kubectl's last-applied-configuration is most of a PDB) or its disrupted pods.
-func stripPDB(obj any) (any, error) {
+func (st *stripper) pdb(obj any) (any, error) {
 	p, ok := obj.(*policyv1.PodDisruptionBudget)
 	if !ok {
 		return obj, nil
 	}
 	out := &policyv1.PodDisruptionBudget{ObjectMeta: strippedMeta(p.ObjectMeta), Spec: *p.Spec.DeepCopy()}
-	out.Spec.Selector = cloneSelector(p.Spec.Selector)
+	out.Spec.Selector = st.selector(p.Spec.Selector)
 	s := p.Status
 	out.Status = policyv1.PodDisruptionBudgetStatus{
 		ObservedGeneration: s.ObservedGeneration, DisruptionsAllowed: s.DisruptionsAllowed,

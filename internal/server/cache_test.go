@@ -92,25 +92,25 @@ func TestStrippedCacheReportsTheSame(t *testing.T) {
 	in.PDBs[0].Annotations = map[string]string{"kubectl.kubernetes.io/last-applied-configuration": "{}"}
 	in.PDBs[0].Status = policyv1.PodDisruptionBudgetStatus{DisruptionsAllowed: 0, CurrentHealthy: 1, DesiredHealthy: 1, ExpectedPods: 2,
 		DisruptedPods: map[string]metav1.Time{"web-1": metav1.Now()}}
+	st := &stripper{}
 	stripped := report.Input{Namespaces: in.Namespaces}
 	for _, p := range in.PDBs {
-		stripped.PDBs = append(stripped.PDBs, *mustStrip(t, stripPDB, &p))
+		stripped.PDBs = append(stripped.PDBs, *mustStrip(t, st.pdb, &p))
 	}
 	for _, d := range in.Deployments {
-		stripped.Deployments = append(stripped.Deployments, *mustStrip(t, stripDeployment, &d))
+		stripped.Deployments = append(stripped.Deployments, *mustStrip(t, st.deployment, &d))
 	}
 	for _, s := range in.StatefulSets {
-		stripped.StatefulSets = append(stripped.StatefulSets, *mustStrip(t, stripStatefulSet, &s))
+		stripped.StatefulSets = append(stripped.StatefulSets, *mustStrip(t, st.statefulSet, &s))
 	}
 	for _, h := range in.HPAs {
 		stripped.HPAs = append(stripped.HPAs, *mustStrip(t, stripHPA, &h))
 	}
-	pods := &podStripper{}
 	for _, p := range in.Pods {
-		stripped.Pods = append(stripped.Pods, *mustStrip(t, pods.strip, &p))
+		stripped.Pods = append(stripped.Pods, *mustStrip(t, st.pod, &p))
 	}
 	for _, s := range in.Services {
-		stripped.Services = append(stripped.Services, *mustStrip(t, stripService, &s))
+		stripped.Services = append(stripped.Services, *mustStrip(t, st.service, &s))
 	}
 	r := report.Build(in, report.DefaultOptions())
 	whole, err := json.MarshalIndent(r, "", "  ")
