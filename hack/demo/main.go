@@ -209,7 +209,7 @@ func (d *demo) startServe(ctx context.Context, bin string) (func(), error) {
 	args := []string{"serve", "--kubeconfig", d.env.Kubeconfig,
 		"--webhook-host", "127.0.0.1", "--webhook-port", strconv.Itoa(d.port), "--webhook-cert-path", d.certsDir,
 		"--health-probe-bind-address", "127.0.0.1:" + strconv.Itoa(health), "--metrics-bind-address", "127.0.0.1:" + strconv.Itoa(metricsPort),
-		"--shutdown-delay", "1s", "--audit-debounce", "500ms", "--policy-reports"}
+		"--shutdown-delay", "1s", "--client-idle-timeout", "0s", "--audit-debounce", "500ms", "--policy-reports"}
 	fmt.Printf("$ ha-webhook %s\n", strings.Join(args, " "))
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile

@@ -33,6 +33,10 @@ type Config struct {
 	// Service endpoints move away before connections close. Answers during the delay carry "Connection: close", so
 	// that clients re-dial (through the Service, to a ready replica) instead of keeping connections to this one.
 	ShutdownDelay time.Duration
+	// ClientIdleTimeout is how long the webhook's clients keep an idle connection (kube-apiserver's webhook client:
+	// 90 s, Go's default). The server's own idle timeout is 30 s longer, so that clients close idle connections, not
+	// the server; after the shutdown delay it waits for them to (at most this + 5 s from SIGTERM).
+	ClientIdleTimeout time.Duration
 	// GracefulShutdownTimeout bounds the drain of in-flight requests after the delay.
 	GracefulShutdownTimeout time.Duration
 	// NativeSleepRecheck is how often --prestop-mode=auto re-reads the API server's version.
@@ -66,6 +70,7 @@ func DefaultConfig() Config {
 		HealthAddr:              ":8081",
 		ShutdownDelay:           10 * time.Second,
 		GracefulShutdownTimeout: 30 * time.Second,
+		ClientIdleTimeout:       90 * time.Second,
 		NativeSleepRecheck:      10 * time.Minute,
 		AuditInterval:           10 * time.Minute,
 		AuditDebounce:           5 * time.Second,
@@ -81,8 +86,8 @@ func (c Config) Validate() error {
 	if c.WebhookPort < 1 || c.WebhookPort > 65535 {
 		errs = append(errs, fmt.Errorf("--webhook-port must be 1-65535, got %d", c.WebhookPort))
 	}
-	if c.ShutdownDelay < 0 || c.GracefulShutdownTimeout < 0 {
-		errs = append(errs, errors.New("--shutdown-delay and --graceful-shutdown-timeout must be >= 0"))
+	if c.ShutdownDelay < 0 || c.GracefulShutdownTimeout < 0 || c.ClientIdleTimeout < 0 {
+		errs = append(errs, errors.New("--shutdown-delay, --client-idle-timeout and --graceful-shutdown-timeout must be >= 0"))
 	}
 	if c.NativeSleepRecheck <= 0 {
 		errs = append(errs, errors.New("--native-sleep-recheck-interval must be > 0"))
@@ -113,6 +118,7 @@ func (c *Config) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.HealthAddr, "health-probe-bind-address", c.HealthAddr, "address of /healthz and /readyz")
 	fs.StringVar(&c.PprofAddr, "pprof-bind-address", c.PprofAddr, "address of Go's /debug/pprof profiles (empty or 0: off); keep it on loopback or behind a port-forward")
 	fs.DurationVar(&c.ShutdownDelay, "shutdown-delay", c.ShutdownDelay, "after SIGTERM, keep serving this long with readiness false (each answer asks the client to close its connection) before draining; must exceed the time the pod takes to leave the Service's endpoints")
+	fs.DurationVar(&c.ClientIdleTimeout, "client-idle-timeout", c.ClientIdleTimeout, "how long the webhook's clients keep an idle connection (kube-apiserver: 90s); the server keeps idle connections 30s longer, and after SIGTERM waits for the clients to close theirs (at most this + 5s) instead of closing one a client may be writing on")
 	fs.DurationVar(&c.GracefulShutdownTimeout, "graceful-shutdown-timeout", c.GracefulShutdownTimeout, "after --shutdown-delay, how long in-flight requests may take to drain")
 	fs.DurationVar(&c.NativeSleepRecheck, "native-sleep-recheck-interval", c.NativeSleepRecheck, "how often --prestop-mode=auto re-reads the API server version")
 	fs.DurationVar(&c.AuditInterval, "audit-interval", c.AuditInterval, "re-audit the opted-in namespaces at least this often, besides after every change (0 disables the audit, its gauges, Events and PolicyReports)")

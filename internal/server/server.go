@@ -44,6 +44,7 @@ type Server struct {
 	stopping atomic.Bool
 	// auditor is nil when the audit is off.
 	auditor *audit.Auditor
+	hooks   *webhookServer
 }
 
 // LatestAudit is the last completed audit, or nil (before the first, or with the audit off).
@@ -68,11 +69,12 @@ func New(restCfg *rest.Config, cfg Config) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	mgr, err := newManager(restCfg, cfg)
+	ws := newWebhookServer(webhookOptions(cfg), cfg.ClientIdleTimeout, cfg.GracefulShutdownTimeout)
+	mgr, err := newManager(restCfg, cfg, ws)
 	if err != nil {
 		return nil, fmt.Errorf("creating manager: %w", err)
 	}
-	s := &Server{cfg: cfg, mgr: mgr}
+	s := &Server{cfg: cfg, mgr: mgr, hooks: ws}
 	m, err := metrics.New(crmetrics.Registry)
 	if err != nil {
 		return nil, fmt.Errorf("registering metrics: %w", err)
@@ -139,24 +141,23 @@ func (s *Server) addAudit(restCfg *rest.Config) error {
 	return mgr.Add(audit.NewWriter(wcfg, auditor, mgr.GetClient(), mgr.GetEventRecorder(names.EventsController), log))
 }
 
-// newManager configures the manager: the informer cache of the kinds the rules read, stripped of managedFields;
-// the webhook server with TLS >= 1.2 and, unless enabled, no HTTP/2; metrics and health endpoints.
-func newManager(restCfg *rest.Config, cfg Config) (manager.Manager, error) {
+// webhookOptions: TLS >= 1.2 and, unless enabled, no HTTP/2.
+func webhookOptions(cfg Config) webhook.Options {
 	tlsOpts := []func(*tls.Config){func(c *tls.Config) { c.MinVersion = tls.VersionTLS12 }}
 	if !cfg.EnableHTTP2 {
 		tlsOpts = append(tlsOpts, func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} })
 	}
+	return webhook.Options{Host: cfg.WebhookHost, Port: cfg.WebhookPort, CertDir: cfg.CertDir, CertName: cfg.CertName,
+		KeyName: cfg.KeyName, TLSOpts: tlsOpts}
+}
+
+// newManager configures the manager: the informer cache of the kinds the rules read, stripped; the webhook server;
+// metrics and health endpoints.
+func newManager(restCfg *rest.Config, cfg Config, hooks webhook.Server) (manager.Manager, error) {
 	return manager.New(restCfg, manager.Options{
-		Scheme: NewScheme(),
-		Cache:  cacheOptions(),
-		WebhookServer: webhook.NewServer(webhook.Options{
-			Host:     cfg.WebhookHost,
-			Port:     cfg.WebhookPort,
-			CertDir:  cfg.CertDir,
-			CertName: cfg.CertName,
-			KeyName:  cfg.KeyName,
-			TLSOpts:  tlsOpts,
-		}),
+		Scheme:                 NewScheme(),
+		Cache:                  cacheOptions(),
+		WebhookServer:          hooks,
 		Metrics:                metricsserver.Options{BindAddress: cfg.MetricsAddr},
 		HealthProbeBindAddress: cfg.HealthAddr,
 		PprofBindAddress:       cfg.PprofAddr,
@@ -281,13 +282,28 @@ func (s *Server) Run(ctx context.Context) error {
 	case <-ctx.Done():
 	}
 	s.stopping.Store(true)
-	log.Info("shutdown requested: readiness is now false; still serving", "delay", s.cfg.ShutdownDelay)
+	stop := time.Now()
+	log.Info("shutdown requested: readiness is now false; still serving", "delay", s.cfg.ShutdownDelay,
+		"then until clients have closed their connections, at most", s.cfg.ClientIdleTimeout+clientIdleMargin)
 	select {
 	case err := <-done:
 		return err
 	case <-time.After(s.cfg.ShutdownDelay):
 	}
-	log.Info("draining in-flight requests")
+	// Each answer now asks its client to close the connection; a connection that carries no request is closed by
+	// the client once idle for its ClientIdleTimeout. Closing it here instead would race a request written on it.
+	// --client-idle-timeout=0 closes them at once.
+	for deadline := stop.Add(s.cfg.ClientIdleTimeout + clientIdleMargin); s.cfg.ClientIdleTimeout > 0 && s.hooks.openConns() > 0 && time.Now().Before(deadline); {
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	log.Info("stopping", "open connections", s.hooks.openConns(), "after", time.Since(stop).Round(time.Millisecond))
 	stopManager()
 	return <-done
 }
+
+// clientIdleMargin is how much longer than the clients' idle timeout the server waits for them to close.
+const clientIdleMargin = 5 * time.Second

@@ -65,7 +65,7 @@ func (b *bench) serveCommand(ctx context.Context, bin string, a procAddrs) *exec
 		"--kubeconfig", b.env.Kubeconfig,
 		"--webhook-host", "127.0.0.1", "--webhook-port", strconv.Itoa(a.webhookPort), "--webhook-cert-path", b.env.CertDir,
 		"--metrics-bind-address", metricsFlag, "--health-probe-bind-address", a.health,
-		"--shutdown-delay", "0s", "--zap-log-level", "error")
+		"--shutdown-delay", "0s", "--client-idle-timeout", "0s", "--zap-log-level", "error")
 }
 
 // launch starts cmd, a webhook server listening on addrs, without waiting for it to be ready.

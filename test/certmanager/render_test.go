@@ -182,6 +182,7 @@ func startServe(t *testing.T, bin string, chartArgs []string, kubeconfig string,
 		"--webhook-cert-path":         certDir,
 		"--health-probe-bind-address": healthAddr,
 		"--metrics-bind-address":      "0",
+		"--client-idle-timeout":       "0s", // the test kills it: no drain to wait for
 	}
 	var args []string
 	for _, a := range chartArgs {

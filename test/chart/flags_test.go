@@ -25,6 +25,8 @@ import (
 // notMapped are `serve` flags the chart deliberately has no value for.
 var notMapped = map[string]string{
 	"kubeconfig": "in a cluster the server uses its ServiceAccount",
+	// A profiling endpoint is for a debugging session (extraArgs, then kubectl port-forward), never on by values.
+	"pprof-bind-address": "a debugging endpoint: pass it with extraArgs",
 }
 
 // onlyWhenSet are flags the chart renders only when their value is set.

@@ -435,6 +435,11 @@ func TestDeploymentKeepsItselfAvailable(t *testing.T) {
 			grace := ptr.Deref(pod.TerminationGracePeriodSeconds, 30)
 			sleep := c.Lifecycle.PreStop.Sleep.Seconds
 			delay, drain := seconds(t, args["shutdown-delay"]), seconds(t, args["graceful-shutdown-timeout"])
+			// After the delay, serve waits for the API server to close its idle connections: at most the client
+			// idle timeout + 5 s from SIGTERM.
+			if idle := seconds(t, args["client-idle-timeout"]); idle > 0 {
+				delay = max(delay, idle+5)
+			}
 			if sleep != set.wantPreStopSleep() {
 				t.Errorf("preStop sleep %d, want server.preStopSleepSeconds %d", sleep, set.wantPreStopSleep())
 			}
@@ -727,12 +732,12 @@ func TestContradictoryValuesFail(t *testing.T) {
 			want:   "podDisruptionBudget.minAvailable (1) must be less than replicaCount (1)",
 		},
 		"grace period shorter than preStop + delay + drain": {
-			values: "terminationGracePeriodSeconds: 30",
-			want:   "terminationGracePeriodSeconds (30) must be greater than server.preStopSleepSeconds + server.shutdownDelaySeconds + server.gracefulShutdownTimeoutSeconds (30)",
+			values: "terminationGracePeriodSeconds: 100",
+			want:   "terminationGracePeriodSeconds (100) must be greater than server.preStopSleepSeconds + the longer of server.shutdownDelaySeconds and server.clientIdleTimeoutSeconds + 5 + server.gracefulShutdownTimeoutSeconds (115)",
 		},
 		"grace period shorter than a changed own preStop sleep + delay + drain": {
-			values: "server: {preStopSleepSeconds: 20}\nterminationGracePeriodSeconds: 45",
-			want:   "terminationGracePeriodSeconds (45) must be greater than server.preStopSleepSeconds + server.shutdownDelaySeconds + server.gracefulShutdownTimeoutSeconds (45)",
+			values: "server: {preStopSleepSeconds: 20, clientIdleTimeoutSeconds: 0}\nterminationGracePeriodSeconds: 45",
+			want:   "terminationGracePeriodSeconds (45) must be greater than server.preStopSleepSeconds + the longer of server.shutdownDelaySeconds and server.clientIdleTimeoutSeconds + 5 + server.gracefulShutdownTimeoutSeconds (45)",
 		},
 		// The webhook's own preStop sleep moved under server; the old top-level key is an error, not silently ignored.
 		"the old top-level preStopSleepSeconds": {

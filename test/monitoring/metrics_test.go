@@ -286,7 +286,7 @@ func startServe(t *testing.T, ctx context.Context, env *testenv.Env) *serveProc 
 		"--webhook-cert-path", certDir,
 		"--health-probe-bind-address", healthAddr,
 		"--metrics-bind-address", metricsAddr,
-		"--shutdown-delay", "0s")
+		"--shutdown-delay", "0s", "--client-idle-timeout", "0s")
 	cmd.Stdout, cmd.Stderr = p.log, p.log
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting ha-webhook serve: %v", err)

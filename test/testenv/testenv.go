@@ -118,6 +118,7 @@ func (e *Env) ServerConfig() (server.Config, error) {
 	cfg.HealthAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(health))
 	cfg.MetricsAddr = "0"
 	cfg.ShutdownDelay = 0
+	cfg.ClientIdleTimeout = 0 // tests stop servers at once; test/reliability measures the drain
 	return cfg, nil
 }
 

@@ -71,9 +71,16 @@ app.kubernetes.io/component: admission-webhook
 {{- end }}
 
 {{/* The webhook pod's grace period: its own preStop sleep, the shutdown delay and the drain must all fit. */}}
+{{/* Seconds from the pod's deletion until serve has exited at the latest: its own preStop sleep, then serving with
+readiness false for the shutdown delay and until the API server has closed its idle connections (at most the
+client idle timeout + 5 s from SIGTERM), then the drain. */}}
 {{- define "ha-webhook.shutdownSeconds" -}}
 {{- $s := .Values.server }}
-{{- add $s.preStopSleepSeconds $s.shutdownDelaySeconds $s.gracefulShutdownTimeoutSeconds }}
+{{- $wait := $s.shutdownDelaySeconds }}
+{{- if $s.clientIdleTimeoutSeconds }}
+{{- $wait = max $wait (add $s.clientIdleTimeoutSeconds 5) }}
+{{- end }}
+{{- add $s.preStopSleepSeconds $wait $s.gracefulShutdownTimeoutSeconds }}
 {{- end }}
 
 {{- define "ha-webhook.terminationGracePeriodSeconds" -}}
@@ -151,6 +158,7 @@ always excludes the release namespace and the control plane's namespaces. Same a
   (printf "--health-probe-bind-address=:%v" $v.server.healthPort)
   (printf "--metrics-bind-address=%v" $metrics)
   (printf "--shutdown-delay=%vs" $v.server.shutdownDelaySeconds)
+  (printf "--client-idle-timeout=%vs" $v.server.clientIdleTimeoutSeconds)
   (printf "--graceful-shutdown-timeout=%vs" $v.server.gracefulShutdownTimeoutSeconds)
   (printf "--zap-log-level=%v" $v.logging.level)
   (printf "--zap-encoder=%v" $v.logging.encoder)

@@ -73,7 +73,7 @@ schema cannot express. The server's own start-up checks (internal/server Config.
 {{- end }}
 {{- $shutdown := include "ha-webhook.shutdownSeconds" . | int64 }}
 {{- if and $v.terminationGracePeriodSeconds (le (int64 $v.terminationGracePeriodSeconds) $shutdown) }}
-{{- fail (printf "ha-webhook: terminationGracePeriodSeconds (%v) must be greater than server.preStopSleepSeconds + server.shutdownDelaySeconds + server.gracefulShutdownTimeoutSeconds (%d), or the webhook is killed mid-request; set it to 0 to compute it" $v.terminationGracePeriodSeconds $shutdown) }}
+{{- fail (printf "ha-webhook: terminationGracePeriodSeconds (%v) must be greater than server.preStopSleepSeconds + the longer of server.shutdownDelaySeconds and server.clientIdleTimeoutSeconds + 5 + server.gracefulShutdownTimeoutSeconds (%d), or the webhook is killed mid-request; set it to 0 to compute it" $v.terminationGracePeriodSeconds $shutdown) }}
 {{- end }}
 {{- $mon := $v.monitoring }}
 {{- if and $mon.serviceMonitor.enabled (not $v.server.metricsPort) }}
