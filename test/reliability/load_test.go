@@ -82,6 +82,8 @@ type loadGen struct {
 	fresh      *http.Client
 	freshEvery int
 	target     target
+	// admit sends one admission; nil: admitPod, an AdmissionReview POSTed to the target.
+	admit func(c *http.Client, url, uid string) (connClose bool, err error)
 
 	mu       sync.Mutex
 	outcomes []outcome
@@ -134,7 +136,11 @@ func (l *loadGen) send() {
 	go func() {
 		defer l.inflight.Done()
 		o := outcome{start: time.Now(), backend: backend}
-		o.connClose, o.err = admitPod(c, url, fmt.Sprintf("load-%08d", n))
+		admit := l.admit
+		if admit == nil {
+			admit = admitPod
+		}
+		o.connClose, o.err = admit(c, url, fmt.Sprintf("load-%08d", n))
 		o.end = time.Now()
 		l.mu.Lock()
 		l.outcomes = append(l.outcomes, o)

@@ -1,9 +1,17 @@
 package reliability
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ha-webhook/ha-webhook/internal/devcert"
 	"github.com/ha-webhook/ha-webhook/internal/names"
@@ -87,5 +95,100 @@ func TestRollingRestartBehindService(t *testing.T) {
 		if be.conns.Load() == 0 {
 			t.Errorf("%s took no connection: the roll did not move traffic", be.name)
 		}
+	}
+}
+
+// TestRollingRestartThroughTheAPIServer: the same roll, with the real kube-apiserver as the client — its webhook
+// client, its connection pool and its idle timeout (90 s), failurePolicy Fail so that every failed call is a failed
+// pod creation — under 300 pod creations/s (server-side dry run: admitted through the webhooks, not stored).
+// --client-idle-timeout=90s is the API server's idle timeout: a replacement drains until the API server has closed
+// its connections, at most 95 s, while the roll goes on.
+func TestRollingRestartThroughTheAPIServer(t *testing.T) {
+	certDir := t.TempDir()
+	ca, err := devcert.Write(certDir, []string{"127.0.0.1"}, 24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const apiServerIdle = 90 * time.Second
+	opts := serveOptions{certDir: certDir, caPEM: ca, shutdownDelay: testShutdownDelay,
+		args: []string{"--client-idle-timeout", apiServerIdle.String()}}
+	start := func(name string) *serveProc { return startServe(t, name, opts) }
+	lb := newBalancer(t)
+	old1, old2 := start("replica-1"), start("replica-2")
+	old1.waitReady(t)
+	old2.waitReady(t)
+	backends := []*lbBackend{lb.add(old1), lb.add(old2)}
+	backends[0].waitListed(t)
+	backends[1].waitListed(t)
+
+	reg := registration{name: "roll", base: "https://" + lb.addr(), caBundle: ca,
+		policy: admissionregistrationv1.Fail, timeout: 5}
+	register(t, reg)
+	ns := scenarioNamespace(t, "roll")
+	mutatedByWebhook(t, ns)
+
+	// The load's own client: no client-side rate limit (the default is 5/s).
+	cfg := rest.CopyConfig(env.Config)
+	cfg.QPS, cfg.Burst = -1, 0
+	c, err := client.New(cfg, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	load := (&loadGen{
+		rate:   loadRate,
+		target: func() (string, string, bool) { return "", "kube-apiserver", true },
+		admit: func(_ *http.Client, _, uid string) (bool, error) {
+			pod := servingPod(ns, uid)
+			if err := c.Create(context.Background(), pod, client.DryRunAll); err != nil {
+				return false, err
+			}
+			if pod.Annotations[names.AnnotationInjected] == "" {
+				return false, errors.New("admitted without mutation")
+			}
+			return false, nil
+		},
+	}).start()
+	phases := []phase{{"replica-1 and replica-2 serving", time.Now()}}
+	mark := func(name string) { phases = append(phases, phase{name, time.Now()}) }
+	time.Sleep(time.Second)
+
+	serving := []*serveProc{old1, old2}
+	var draining []*serveProc
+	var sigterms []time.Time
+	for i := range 2 * rollingRestarts {
+		old := serving[0]
+		name := fmt.Sprintf("replica-%d", i+3)
+		mark(name + " starting (surge)")
+		p := start(name)
+		p.waitReady(t)
+		be := lb.add(p)
+		be.waitListed(t)
+		backends = append(backends, be)
+		mark(fmt.Sprintf("%s listed; SIGTERM to %s", name, old.name))
+		sigterms = append(sigterms, old.sigterm(t))
+		draining = append(draining, old)
+		serving = append(serving[1:], p)
+		time.Sleep(500 * time.Millisecond)
+	}
+	mark("the last two replicas serving; the others draining until the API server has closed their connections")
+	var waits []string
+	for i, old := range draining {
+		exited := old.wait(t, testShutdownDelay+apiServerIdle+30*time.Second)
+		waits = append(waits, exited.Sub(sigterms[i]).Round(100*time.Millisecond).String())
+	}
+	t.Logf("replicas exited after SIGTERM in: %s", strings.Join(waits, ", "))
+	mark("all replaced replicas exited")
+	time.Sleep(time.Second)
+	outcomes := load.finish()
+
+	ts := tallyPhases(outcomes, phases)
+	sent, failed := totals(ts)
+	report(t, fmt.Sprintf("%d rolling restarts of 2 replicas through kube-apiserver (failurePolicy Fail), --shutdown-delay=%s --client-idle-timeout=%s, %d pod creations/s",
+		rollingRestarts, testShutdownDelay, apiServerIdle, loadRate), ts, "")
+	if failed != 0 {
+		t.Errorf("%d of %d pod creations failed during the rolling restarts:%s", failed, sent, firstErrors(outcomes, 5))
+	}
+	if elapsed := time.Since(phases[0].from); float64(len(outcomes)) < 0.9*float64(loadRate)*elapsed.Seconds() {
+		t.Errorf("%d pod creations in %s: the load did not hold its %d/s", len(outcomes), elapsed.Round(time.Second), loadRate)
 	}
 }

@@ -49,6 +49,7 @@ type serveProc struct {
 	log         *syncBuffer
 	done        chan struct{}
 	exitErr     error
+	exitedAt    time.Time
 }
 
 // startServe starts `ha-webhook serve` on loopback ports and returns without waiting for readiness. The process is
@@ -96,6 +97,7 @@ func startServe(t *testing.T, name string, o serveOptions) *serveProc {
 	}
 	go func() {
 		p.exitErr = p.cmd.Wait()
+		p.exitedAt = time.Now()
 		close(p.done)
 	}()
 	t.Cleanup(func() {
@@ -146,7 +148,7 @@ func (p *serveProc) sigterm(t *testing.T) time.Time {
 	return time.Now()
 }
 
-// wait waits for the process to exit and fails unless it exits 0 within timeout.
+// wait waits for the process to exit, fails unless it exits 0 within timeout, and returns when it exited.
 func (p *serveProc) wait(t *testing.T, timeout time.Duration) time.Time {
 	t.Helper()
 	select {
@@ -157,7 +159,7 @@ func (p *serveProc) wait(t *testing.T, timeout time.Duration) time.Time {
 	if p.exitErr != nil {
 		t.Errorf("%s exited with %v, want 0", p.name, p.exitErr)
 	}
-	return time.Now()
+	return p.exitedAt
 }
 
 func (p *serveProc) running() bool {

@@ -59,8 +59,8 @@ func TestGracefulShutdownUnderLoad(t *testing.T) {
 			t.Errorf("no answer after SIGTERM asked the client to close its keep-alive connection")
 		}
 	})
-	t.Run("control shutdown-delay=0", func(t *testing.T) {
-		r := shutdownUnderLoad(t, 0)
+	t.Run("control shutdown-delay=0 client-idle-timeout=0", func(t *testing.T) {
+		r := shutdownUnderLoad(t, 0, "--client-idle-timeout", "0s")
 		if r.failed == 0 {
 			t.Errorf("with --shutdown-delay=0 a client that keeps its connection saw no failure in %d admissions; the control shows nothing", r.sent)
 		}
@@ -74,8 +74,10 @@ type shutdownResult struct {
 	readinessDrop, exitAfter, unlistedAfter   time.Duration
 }
 
-func shutdownUnderLoad(t *testing.T, delay time.Duration) shutdownResult {
-	p := serve(t, "serve", serveOptions{shutdownDelay: delay})
+// shutdownUnderLoad runs serve with --shutdown-delay=delay and args. The control turns off both protections: the
+// delay, and the wait for the clients to close their connections (which alone also outlasts a client's lag).
+func shutdownUnderLoad(t *testing.T, delay time.Duration, args ...string) shutdownResult {
+	p := serve(t, "serve", serveOptions{shutdownDelay: delay, args: args})
 	cfg := tlsConfig(t, p.caPEM)
 	follower := followReadiness(p.readyzURL(), readyPoll, propagationLag)
 	defer follower.close()
