@@ -29,7 +29,12 @@ const podReview = `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview",
 // admitPod sends one pod admission and checks the answer is what the API server needs: HTTP 200, an AdmissionReview
 // for this uid, allowed, with a patch. Anything else — a connection error included — is a failed admission.
 func admitPod(c *http.Client, url, uid string) (connClose bool, err error) {
-	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(fmt.Sprintf(podReview, uid)))
+	return admitPodBody(c, url, fmt.Sprintf(podReview, uid), uid)
+}
+
+// admitPodBody posts the pod AdmissionReview reviewBody (whose uid is uid) and checks that it was mutated.
+func admitPodBody(c *http.Client, url, reviewBody, uid string) (connClose bool, err error) {
+	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(reviewBody))
 	if err != nil {
 		return false, err
 	}
