@@ -31,9 +31,6 @@ func TestMain(m *testing.M) {
 // figure: only that every request was answered as its case expects and that -json has every key docs and the
 // issue rely on.
 func TestBenchmarkRuns(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a control plane")
-	}
 	ctrl.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(zapcore.ErrorLevel)))
 	o := defaultOptions()
 	o.quick = true

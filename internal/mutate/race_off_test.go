@@ -1,5 +1,0 @@
-//go:build !race
-
-package mutate
-
-const raceEnabled = false

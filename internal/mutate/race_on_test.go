@@ -1,6 +1,0 @@
-//go:build race
-
-package mutate
-
-// raceEnabled: the race detector changes allocation counts, so the allocation gate does not run under it.
-const raceEnabled = true
