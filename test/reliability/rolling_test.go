@@ -30,57 +30,24 @@ func TestRollingRestartBehindService(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := serveOptions{certDir: certDir, caPEM: ca, shutdownDelay: testShutdownDelay}
-	start := func(name string) *serveProc { return startServe(t, name, opts) }
-
-	lb := newBalancer(t)
-	old1, old2 := start("replica-1"), start("replica-2")
-	old1.waitReady(t)
-	old2.waitReady(t)
-	backends := []*lbBackend{lb.add(old1), lb.add(old2)}
-	backends[0].waitListed(t)
-	backends[1].waitListed(t)
+	r := newRollout(t, serveOptions{certDir: certDir, caPEM: ca, shutdownDelay: testShutdownDelay})
+	lb := r.lb
 
 	cfg := tlsConfig(t, ca)
 	load := (&loadGen{
 		rate: loadRate, keepAlive: keepAliveClient(cfg, 16), fresh: freshClient(cfg), freshEvery: 10,
 		target: lb.target("https://" + lb.addr() + names.PathMutatePod),
 	}).start()
-	phases := []phase{{"replica-1 and replica-2 serving", time.Now()}}
-	mark := func(name string) { phases = append(phases, phase{name, time.Now()}) }
-	time.Sleep(time.Second)
-
-	// rollingRestarts restarts of both replicas, as a Deployment with maxSurge 1 and maxUnavailable 0 rolls: a new
-	// replica, once ready and listed, replaces the oldest, which drains on its own while the roll goes on.
-	serving := []*serveProc{old1, old2}
-	var draining []*serveProc
-	var sigterms []time.Time
-	for i := range 2 * rollingRestarts {
-		old := serving[0]
-		name := fmt.Sprintf("replica-%d", i+3)
-		mark(name + " starting (surge)")
-		p := start(name)
-		p.waitReady(t)
-		be := lb.add(p)
-		be.waitListed(t)
-		backends = append(backends, be)
-		mark(fmt.Sprintf("%s listed; SIGTERM to %s", name, old.name))
-		sigterms = append(sigterms, old.sigterm(t))
-		draining = append(draining, old)
-		serving = append(serving[1:], p)
-	}
-	mark("the last two replicas serving; the others draining")
-	for i, old := range draining {
-		exited := old.wait(t, testShutdownDelay+testClientIdle+30*time.Second)
-		t.Logf("%s exited %s after SIGTERM", old.name, exited.Sub(sigterms[i]).Round(time.Millisecond))
-	}
+	r.begin()
+	r.roll(0, testShutdownDelay+testClientIdle+30*time.Second)
+	r.mark("the last two replicas serving; the others exited")
 	time.Sleep(time.Second)
 	outcomes := load.finish()
 
-	ts := tallyPhases(outcomes, phases)
+	ts := tallyPhases(outcomes, r.phases)
 	sent, failed := totals(ts)
 	extra := "connections per replica:"
-	for _, be := range backends {
+	for _, be := range r.backends {
 		extra += fmt.Sprintf(" %s %d,", be.name, be.conns.Load())
 	}
 	extra += fmt.Sprintf(" refused by the balancer (no ready replica) %d, dials to a listed replica failed %d", lb.noBackend.Load(), lb.dialFailed.Load())
@@ -91,7 +58,7 @@ func TestRollingRestartBehindService(t *testing.T) {
 	if failed != 0 {
 		t.Errorf("%d of %d admissions failed during the rolling restart:%s", failed, sent, firstErrors(outcomes, 5))
 	}
-	for _, be := range backends {
+	for _, be := range r.backends {
 		if be.conns.Load() == 0 {
 			t.Errorf("%s took no connection: the roll did not move traffic", be.name)
 		}
@@ -110,18 +77,10 @@ func TestRollingRestartThroughTheAPIServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	const apiServerIdle = 90 * time.Second
-	opts := serveOptions{certDir: certDir, caPEM: ca, shutdownDelay: testShutdownDelay,
-		args: []string{"--client-idle-timeout", apiServerIdle.String()}}
-	start := func(name string) *serveProc { return startServe(t, name, opts) }
-	lb := newBalancer(t)
-	old1, old2 := start("replica-1"), start("replica-2")
-	old1.waitReady(t)
-	old2.waitReady(t)
-	backends := []*lbBackend{lb.add(old1), lb.add(old2)}
-	backends[0].waitListed(t)
-	backends[1].waitListed(t)
+	r := newRollout(t, serveOptions{certDir: certDir, caPEM: ca, shutdownDelay: testShutdownDelay,
+		args: []string{"--client-idle-timeout", apiServerIdle.String()}})
 
-	reg := registration{name: "roll", base: "https://" + lb.addr(), caBundle: ca,
+	reg := registration{name: "roll", base: "https://" + r.lb.addr(), caBundle: ca,
 		policy: admissionregistrationv1.Fail, timeout: 5}
 	register(t, reg)
 	ns := scenarioNamespace(t, "roll")
@@ -148,47 +107,84 @@ func TestRollingRestartThroughTheAPIServer(t *testing.T) {
 			return false, nil
 		},
 	}).start()
-	phases := []phase{{"replica-1 and replica-2 serving", time.Now()}}
-	mark := func(name string) { phases = append(phases, phase{name, time.Now()}) }
-	time.Sleep(time.Second)
-
-	serving := []*serveProc{old1, old2}
-	var draining []*serveProc
-	var sigterms []time.Time
-	for i := range 2 * rollingRestarts {
-		old := serving[0]
-		name := fmt.Sprintf("replica-%d", i+3)
-		mark(name + " starting (surge)")
-		p := start(name)
-		p.waitReady(t)
-		be := lb.add(p)
-		be.waitListed(t)
-		backends = append(backends, be)
-		mark(fmt.Sprintf("%s listed; SIGTERM to %s", name, old.name))
-		sigterms = append(sigterms, old.sigterm(t))
-		draining = append(draining, old)
-		serving = append(serving[1:], p)
-		time.Sleep(500 * time.Millisecond)
-	}
-	mark("the last two replicas serving; the others draining until the API server has closed their connections")
-	var waits []string
-	for i, old := range draining {
-		exited := old.wait(t, testShutdownDelay+apiServerIdle+30*time.Second)
-		waits = append(waits, exited.Sub(sigterms[i]).Round(100*time.Millisecond).String())
-	}
-	t.Logf("replicas exited after SIGTERM in: %s", strings.Join(waits, ", "))
-	mark("all replaced replicas exited")
+	r.begin()
+	// A replacement drains until the API server has closed its connections.
+	r.roll(500*time.Millisecond, testShutdownDelay+apiServerIdle+30*time.Second)
+	r.mark("all replaced replicas exited")
 	time.Sleep(time.Second)
 	outcomes := load.finish()
 
-	ts := tallyPhases(outcomes, phases)
+	ts := tallyPhases(outcomes, r.phases)
 	sent, failed := totals(ts)
 	report(t, fmt.Sprintf("%d rolling restarts of 2 replicas through kube-apiserver (failurePolicy Fail), --shutdown-delay=%s --client-idle-timeout=%s, %d pod creations/s",
 		rollingRestarts, testShutdownDelay, apiServerIdle, loadRate), ts, "")
 	if failed != 0 {
 		t.Errorf("%d of %d pod creations failed during the rolling restarts:%s", failed, sent, firstErrors(outcomes, 5))
 	}
-	if elapsed := time.Since(phases[0].from); float64(len(outcomes)) < 0.9*float64(loadRate)*elapsed.Seconds() {
+	if elapsed := time.Since(r.phases[0].from); float64(len(outcomes)) < 0.9*float64(loadRate)*elapsed.Seconds() {
 		t.Errorf("%d pod creations in %s: the load did not hold its %d/s", len(outcomes), elapsed.Round(time.Second), loadRate)
 	}
+}
+
+// rollout is two replicas of serve behind a balancer, rolled as a Deployment with maxSurge 1 and maxUnavailable 0.
+type rollout struct {
+	t        *testing.T
+	opts     serveOptions
+	lb       *balancer
+	backends []*lbBackend
+	serving  []*serveProc
+	phases   []phase
+}
+
+// newRollout starts replica-1 and replica-2 and waits until the balancer lists both.
+func newRollout(t *testing.T, opts serveOptions) *rollout {
+	r := &rollout{t: t, opts: opts, lb: newBalancer(t)}
+	for _, name := range []string{"replica-1", "replica-2"} {
+		r.serving = append(r.serving, startServe(t, name, opts))
+	}
+	for _, p := range r.serving {
+		p.waitReady(t)
+		be := r.lb.add(p)
+		be.waitListed(t)
+		r.backends = append(r.backends, be)
+	}
+	return r
+}
+
+func (r *rollout) mark(name string) { r.phases = append(r.phases, phase{name, time.Now()}) }
+
+// begin starts the timeline, once the load runs, and lets it run for a second with both replicas serving.
+func (r *rollout) begin() {
+	r.mark("replica-1 and replica-2 serving")
+	time.Sleep(time.Second)
+}
+
+// roll replaces each replica rollingRestarts times: a new replica, once ready and listed, replaces the oldest, which
+// drains on its own (SIGTERM) while the roll goes on, pause later. Then it waits for every replaced replica to exit
+// 0 within exitBound of its SIGTERM, and logs how long each took.
+func (r *rollout) roll(pause, exitBound time.Duration) {
+	var draining []*serveProc
+	var sigterms []time.Time
+	for i := range 2 * rollingRestarts {
+		old := r.serving[0]
+		name := fmt.Sprintf("replica-%d", i+3)
+		r.mark(name + " starting (surge)")
+		p := startServe(r.t, name, r.opts)
+		p.waitReady(r.t)
+		be := r.lb.add(p)
+		be.waitListed(r.t)
+		r.backends = append(r.backends, be)
+		r.mark(fmt.Sprintf("%s listed; SIGTERM to %s", name, old.name))
+		sigterms = append(sigterms, old.sigterm(r.t))
+		draining = append(draining, old)
+		r.serving = append(r.serving[1:], p)
+		time.Sleep(pause)
+	}
+	r.mark("the last two replicas serving; the others draining")
+	var waits []string
+	for i, old := range draining {
+		exited := old.wait(r.t, exitBound)
+		waits = append(waits, fmt.Sprintf("%s %s", old.name, exited.Sub(sigterms[i]).Round(100*time.Millisecond)))
+	}
+	r.t.Logf("replaced replicas exited after SIGTERM in: %s", strings.Join(waits, ", "))
 }
