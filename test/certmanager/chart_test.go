@@ -121,7 +121,7 @@ func TestChartTLSWithCertManager(t *testing.T) {
 			t.Error(err)
 		}
 		if t.Failed() {
-			t.Logf("cert-manager controller log (last 12 KB):\n%s", tail(controllerLog.String(), 12<<10))
+			t.Logf("cert-manager controller log (last 12 KB):\n%s", testenv.Tail(controllerLog.String(), 12<<10))
 		}
 	})
 	tl.logf("cert-manager started: controller (%s) and cainjector (Mutating/ValidatingWebhookConfiguration)",

@@ -13,19 +13,20 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 
 	"go.uber.org/zap/zapcore"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/ha-webhook/ha-webhook/test/testenv"
 )
 
 // controllerLog receives everything cert-manager's controllers (klog) and the cainjector (controller-runtime's
 // logger) write: at their info level it is a few hundred lines a run, too many for the test output, so the test
 // prints the lines about issuance and injection from it, and all of it when it fails.
-var controllerLog = &syncBuffer{}
+var controllerLog = &testenv.SyncBuffer{}
 
 func TestMain(m *testing.M) {
 	// klog: cert-manager's controllers log through it. Info is cert-manager's level 2 (pkg/logs InfoLevel), where
@@ -49,23 +50,4 @@ func TestMain(m *testing.M) {
 		_ = os.WriteFile(filepath.Join(dir, "cert-manager-controllers.log"), []byte(controllerLog.String()), 0o600)
 	}
 	os.Exit(code)
-}
-
-// syncBuffer is an io.Writer safe for concurrent writers (the controllers, the webhook process's output).
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf []byte
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.buf = append(b.buf, p...)
-	return len(p), nil
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return string(b.buf)
 }

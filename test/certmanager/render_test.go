@@ -170,7 +170,7 @@ func (r rendered) serveArgs(t *testing.T) []string {
 
 // startServe runs `ha-webhook serve` with the chart's args, pointed at the local ports and the volume, and waits
 // until /readyz passes. The process is killed (by its pid) when the test ends.
-func startServe(t *testing.T, bin string, chartArgs []string, kubeconfig string, port int, certDir string) *syncBuffer {
+func startServe(t *testing.T, bin string, chartArgs []string, kubeconfig string, port int, certDir string) *testenv.SyncBuffer {
 	t.Helper()
 	health, err := testenv.FreePort()
 	if err != nil {
@@ -194,7 +194,7 @@ func startServe(t *testing.T, bin string, chartArgs []string, kubeconfig string,
 		args = append(args, k+"="+v)
 	}
 	args = append(args, "--kubeconfig="+kubeconfig, "--webhook-host=127.0.0.1")
-	log := &syncBuffer{}
+	log := &testenv.SyncBuffer{}
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
@@ -210,11 +210,11 @@ func startServe(t *testing.T, bin string, chartArgs []string, kubeconfig string,
 			<-exited
 		}
 		if t.Failed() {
-			t.Logf("ha-webhook serve log (last 8 KB):\n%s", tail(log.String(), 8<<10))
+			t.Logf("ha-webhook serve log (last 8 KB):\n%s", testenv.Tail(log.String(), 8<<10))
 		}
 	})
 	if err := testenv.WaitReady(context.Background(), "http://"+healthAddr+"/readyz", exited); err != nil {
-		t.Fatalf("ha-webhook serve %s: %v\n%s", strings.Join(args, " "), err, tail(log.String(), 4096))
+		t.Fatalf("ha-webhook serve %s: %v\n%s", strings.Join(args, " "), err, testenv.Tail(log.String(), 4096))
 	}
 	return log
 }
@@ -339,11 +339,4 @@ func containsAny(s string, subs []string) bool {
 		}
 	}
 	return false
-}
-
-func tail(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return "…" + s[len(s)-n:]
 }

@@ -17,7 +17,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -246,7 +245,7 @@ func servingPod(app string) corev1.PodSpec {
 type serveProc struct {
 	webhookURL, metricsURL string
 	client                 *http.Client
-	log                    *syncBuffer
+	log                    *testenv.SyncBuffer
 }
 
 // startServe builds ha-webhook, starts `ha-webhook serve` on loopback ports against env as admin, waits until it is
@@ -277,7 +276,7 @@ func startServe(t *testing.T, ctx context.Context, env *testenv.Env) *serveProc 
 		webhookURL: "https://" + webhookAddr,
 		metricsURL: "http://" + metricsAddr + "/metrics",
 		client:     &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}},
-		log:        &syncBuffer{},
+		log:        &testenv.SyncBuffer{},
 	}
 	cmd := exec.Command(bin, "serve",
 		"--kubeconfig", env.Kubeconfig,
@@ -302,7 +301,7 @@ func startServe(t *testing.T, ctx context.Context, env *testenv.Env) *serveProc 
 			<-exited
 		}
 		if t.Failed() {
-			t.Logf("log of ha-webhook serve (last 4 KB):\n%s", tail(p.log.String(), 4096))
+			t.Logf("log of ha-webhook serve (last 4 KB):\n%s", testenv.Tail(p.log.String(), 4096))
 		}
 	})
 	if err := testenv.WaitReady(ctx, "http://"+healthAddr+"/readyz", exited); err != nil {
@@ -439,29 +438,4 @@ func withPrefix(names map[string]bool, prefix string) []string {
 	}
 	slices.Sort(out)
 	return out
-}
-
-// syncBuffer collects the process's output; the process writes while the test may read.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func tail(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[len(s)-n:]
 }

@@ -16,6 +16,7 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 
 	"github.com/ha-webhook/ha-webhook/internal/names"
+	"github.com/ha-webhook/ha-webhook/test/testenv"
 	"github.com/ha-webhook/ha-webhook/test/testenv/hostile"
 )
 
@@ -74,7 +75,7 @@ func TestHostileInput(t *testing.T) {
 		t.Errorf("the process exited: %v", p.exitErr)
 	}
 	if log := p.log.String(); strings.Contains(strings.ToLower(log), "panic") {
-		t.Errorf("the log mentions a panic:\n%s", tail(log, 2000))
+		t.Errorf("the log mentions a panic:\n%s", testenv.Tail(log, 2000))
 	}
 	var kinds []string
 	for k, v := range counts {

@@ -16,6 +16,7 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 
 	"github.com/ha-webhook/ha-webhook/internal/names"
+	"github.com/ha-webhook/ha-webhook/test/testenv"
 )
 
 // podReview is the AdmissionReview the API server sends for a ReplicaSet's new pod; %s is the request uid.
@@ -226,7 +227,7 @@ func errorClass(err error) string {
 			return k
 		}
 	}
-	return tail(s, 80)
+	return testenv.Tail(s, 80)
 }
 
 func totals(ts []*tally) (sent, failed int) {

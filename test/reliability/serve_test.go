@@ -1,11 +1,9 @@
 package reliability
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -13,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -46,7 +43,7 @@ type serveProc struct {
 	metricsAddr string
 	caPEM       []byte
 	certDir     string
-	log         *syncBuffer
+	log         *testenv.SyncBuffer
 	done        chan struct{}
 	exitErr     error
 	exitedAt    time.Time
@@ -77,7 +74,7 @@ func startServe(t *testing.T, name string, o serveOptions) *serveProc {
 		metricsAddr: net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t))),
 		caPEM:       o.caPEM,
 		certDir:     o.certDir,
-		log:         &syncBuffer{},
+		log:         &testenv.SyncBuffer{},
 		done:        make(chan struct{}),
 	}
 	args := append([]string{"serve",
@@ -111,7 +108,7 @@ func startServe(t *testing.T, name string, o serveOptions) *serveProc {
 			i := strings.Index(log, "WARNING: DATA RACE")
 			t.Errorf("the race detector reported a data race in %s:\n%s", name, log[i:min(len(log), i+6000)])
 		} else if t.Failed() {
-			t.Logf("log of %s (last 4 KB):\n%s", name, tail(log, 4096))
+			t.Logf("log of %s (last 4 KB):\n%s", name, testenv.Tail(log, 4096))
 		}
 	})
 	return p
@@ -266,28 +263,4 @@ func freePort(t *testing.T) int {
 		t.Fatal(err)
 	}
 	return p
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func tail(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return fmt.Sprintf("…%s", s[len(s)-n:])
 }
