@@ -308,27 +308,36 @@ func TestChartTLSWithCertManager(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// rotateWithoutInjector renews the CA, then the serving certificate, while the cainjector is down for
+	// cainjectorOutage (its pod evicted by the very drain ha-webhook is for), and waits until, back, it has merged the
+	// new CA after prev into caBundle. It returns the new CA's Secret data.
+	rotateWithoutInjector := func(prev map[string][]byte, what string) map[string][]byte {
+		t.Helper()
+		downSince := time.Now()
+		if err := inj.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		tl.logf("cainjector stopped")
+		ca := rot.renewCA()
+		time.Sleep(time.Second)
+		rot.renewServing()
+		// Back after the outage, and never before the webhook served the new certificate for a second.
+		time.Sleep(max(cainjectorOutage-time.Since(downSince), time.Second))
+		if inj, err = controllers.StartCAInjector(ctx, cmOpts); err != nil {
+			t.Fatal(err)
+		}
+		tl.logf("cainjector restarted after %s", time.Since(downSince).Round(time.Millisecond))
+		waitFor(t, ctx, 30*time.Second, what, func() (bool, error) {
+			got, err := caBundles(ctx, c)
+			return err == nil && sameCerts(got, concatPEM(prev[corev1.TLSCertKey], ca[corev1.TLSCertKey])), err
+		})
+		time.Sleep(settle)
+		return ca
+	}
+
 	tl.logf("step 6, counterfactual b: the cainjector down during the rotation (merging on)")
 	ph.begin("cainjector down: CA renewal (new key), then serving renewal", true)
-	downSince := time.Now()
-	if err := inj.Stop(); err != nil {
-		t.Fatal(err)
-	}
-	tl.logf("cainjector stopped")
-	ca4 := rot.renewCA()
-	time.Sleep(time.Second)
-	rot.renewServing()
-	// Back after the outage, and never before the webhook served the new certificate for a second.
-	time.Sleep(max(cainjectorOutage-time.Since(downSince), time.Second))
-	if inj, err = controllers.StartCAInjector(ctx, cmOpts); err != nil {
-		t.Fatal(err)
-	}
-	tl.logf("cainjector restarted after %s", time.Since(downSince).Round(time.Millisecond))
-	waitFor(t, ctx, 30*time.Second, "caBundle with the new CA", func() (bool, error) {
-		got, err := caBundles(ctx, c)
-		return err == nil && sameCerts(got, concatPEM(ca3[corev1.TLSCertKey], ca4[corev1.TLSCertKey])), err
-	})
-	time.Sleep(settle)
+	ca4 := rotateWithoutInjector(ca3, "caBundle with the new CA")
 
 	// 6, the fix: the CA Certificate with privateKey.rotationPolicy: Never. A renewed CA keeps its key and subject,
 	// so a certificate signed before the renewal verifies against the new CA certificate and the reverse: the order
@@ -364,25 +373,7 @@ func TestChartTLSWithCertManager(t *testing.T) {
 	}
 
 	ph.begin("fix, cainjector down: CA renewal (same key), then serving renewal", false)
-	downSince = time.Now()
-	if err := inj.Stop(); err != nil {
-		t.Fatal(err)
-	}
-	tl.logf("cainjector stopped")
-	ca6 := rot.renewCA()
-	time.Sleep(time.Second)
-	rot.renewServing()
-	// Back after the outage, and never before the webhook served the new certificate for a second.
-	time.Sleep(max(cainjectorOutage-time.Since(downSince), time.Second))
-	if inj, err = controllers.StartCAInjector(ctx, cmOpts); err != nil {
-		t.Fatal(err)
-	}
-	tl.logf("cainjector restarted after %s", time.Since(downSince).Round(time.Millisecond))
-	waitFor(t, ctx, 30*time.Second, "caBundle with the renewed CA", func() (bool, error) {
-		got, err := caBundles(ctx, c)
-		return err == nil && sameCerts(got, concatPEM(ca5[corev1.TLSCertKey], ca6[corev1.TLSCertKey])), err
-	})
-	time.Sleep(settle)
+	rotateWithoutInjector(ca5, "caBundle with the renewed CA")
 
 	outcomes, backlog := load.finish()
 	bg.stop()
