@@ -6,14 +6,16 @@ import (
 	"fmt"
 	"strings"
 
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
 	cradmission "sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 )
 
+// kinded is a decoding target that tells its apiVersion and kind: an API object, or a part of one (podObject).
+type kinded interface{ GetObjectKind() schema.ObjectKind }
+
 // decodeRequest checks that req is about want (its group and kind, no subresource) and decodes its object into obj.
-func decodeRequest(req cradmission.Request, obj runtime.Object, want schema.GroupVersionKind) error {
+func decodeRequest(req cradmission.Request, obj kinded, want schema.GroupVersionKind) error {
 	if req.Kind.Kind != want.Kind || req.Kind.Group != want.Group || req.SubResource != "" {
 		return fmt.Errorf("expected %s, got %s %s", kindName(want), req.Kind.String(), req.SubResource)
 	}
@@ -24,7 +26,7 @@ func decodeRequest(req cradmission.Request, obj runtime.Object, want schema.Grou
 // does (case-sensitive field names, integers kept as integers; a missing apiVersion or kind means want, any other is
 // an error), without the API machinery serializer's first pass over the whole object, which only finds its
 // apiVersion and kind: that pass was a third of the decoding time.
-func decode(raw []byte, obj runtime.Object, want schema.GroupVersionKind) error {
+func decode(raw []byte, obj kinded, want schema.GroupVersionKind) error {
 	if len(raw) == 0 {
 		return errors.New("there is no content to decode")
 	}

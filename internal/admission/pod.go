@@ -34,16 +34,17 @@ func (h *PodHandler) Handle(ctx context.Context, req cradmission.Request) cradmi
 	if req.Operation != admissionv1.Create {
 		return cradmission.Allowed("")
 	}
-	pod := &corev1.Pod{}
-	if err := decodeRequest(req, pod, podKind); err != nil {
+	var obj podObject
+	if err := decodeRequest(req, &obj, podKind); err != nil {
 		return cradmission.Errored(http.StatusBadRequest, err)
 	}
+	pod := obj.pod()
 	namespace := req.Namespace
 	if namespace == "" {
 		namespace = pod.Namespace
 	}
-	// Only what mutate.Pod may change is kept: the patch is computed over those fields (patch.go).
-	original := ownedCopy(pod)
+	// Only what mutate.Pod may change is kept: the patch is written over those fields (patch.go).
+	before := snapshotOwned(pod)
 	res := mutate.Pod(pod, h.Options())
 	if res.SkipReason != "" {
 		return cradmission.Allowed("skipped: " + res.SkipReason)
@@ -56,7 +57,9 @@ func (h *PodHandler) Handle(ctx context.Context, req cradmission.Request) cradmi
 	for _, in := range res.Injections {
 		h.Metrics.Mutated(in.Field, mode)
 	}
-	logf.FromContext(ctx).V(1).Info("mutated pod", "namespace", namespace, "mode", mode, "injections", len(res.Injections))
+	if log := logf.FromContext(ctx).V(1); log.Enabled() {
+		log.Info("mutated pod", "namespace", namespace, "mode", mode, "injections", len(res.Injections))
+	}
 
 	warnings := res.Warnings
 	if mode == policy.ModeAudit {
@@ -68,7 +71,7 @@ func (h *PodHandler) Handle(ctx context.Context, req cradmission.Request) cradmi
 	if len(res.Injections) == 0 {
 		return cradmission.Allowed("").WithWarnings(warnings...)
 	}
-	return patchResponse(original, pod).WithWarnings(warnings...)
+	return patchResponse(before, pod).WithWarnings(warnings...)
 }
 
 // AuditWarning describes an injection that audit mode did not make, in at most text.MaxWarningLength characters.

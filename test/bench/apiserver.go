@@ -3,10 +3,13 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -359,6 +362,13 @@ func (b *bench) apiServer(ctx context.Context) (*apiResult, map[string]sample, e
 	if err := samePatchEffect(got[modeWith].probe, got[modeNullPatch].probe); err != nil {
 		return nil, nil, err
 	}
+	if b.o.apiCPUProfile != "" {
+		for _, m := range []apiMode{modes[2], modes[3]} {
+			if err := b.profileMode(ctx, clients, modes, m); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
 	res := &apiResult{Clients: b.o.apiClients, Rounds: b.o.apiRounds, RoundSeconds: b.o.apiRoundDur.Seconds(), DryRun: true,
 		CPUPerPod: map[string]map[string]float64{}, WebhookCPUPerAdmission: map[string]float64{}, CallsPerPod: map[string]float64{}}
 	samples := map[string]sample{}
@@ -408,4 +418,54 @@ func ratiosOf(a, ref *apiModeResult) *modeRatios {
 		WebhookCPUPerPod:   ratio(a.CPUPerPod["webhook"], ref.CPUPerPod["webhook"]),
 		APIServerCPUPerPod: ratio(a.CPUPerPod["kube-apiserver"], ref.CPUPerPod["kube-apiserver"]),
 		TotalCPUPerPod:     ratio(sum(a.CPUPerPod), sum(ref.CPUPerPod))}
+}
+
+// profileMode runs one more round of m under the same load, with the CPU of the process answering it profiled
+// (Go's /debug/pprof/profile) into b.o.apiCPUProfile/webhook-MODE.pprof.
+func (b *bench) profileMode(ctx context.Context, clients []kubernetes.Interface, modes []apiMode, m apiMode) error {
+	if _, err := b.switchMode(ctx, modes, m); err != nil {
+		return err
+	}
+	createPods(ctx, clients, m.mutated, b.o.apiWarmup)
+	if err := os.MkdirAll(b.o.apiCPUProfile, 0o755); err != nil {
+		return err
+	}
+	file := filepath.Join(b.o.apiCPUProfile, "webhook-"+strings.ReplaceAll(strings.ReplaceAll(m.name, ",", ""), " ", "-")+".pprof")
+	seconds := max(int(b.o.apiRoundDur.Seconds()), 1)
+	done := make(chan error, 1)
+	go func() { done <- fetchProfile(ctx, m.proc.pprof, seconds, file) }()
+	s := createPods(ctx, clients, m.mutated, time.Duration(seconds)*time.Second+500*time.Millisecond)
+	if err := <-done; err != nil {
+		return fmt.Errorf("profiling %s: %w", m.name, err)
+	}
+	b.p.printf("  CPU profile of the webhook process, %s, %d s (%d pods, %d errors): %s", m.name, seconds, s.requests, s.errors, file)
+	return nil
+}
+
+// fetchProfile writes the CPU profile of the process serving pprof at addr, over seconds, to file.
+func fetchProfile(ctx context.Context, addr string, seconds int, file string) error {
+	if addr == "" {
+		return errors.New("the process serves no pprof")
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, seconds), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("HTTP %d", resp.StatusCode)
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

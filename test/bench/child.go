@@ -6,11 +6,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
 	"runtime/debug"
+	"strconv"
 	"syscall"
 
 	"go.uber.org/zap/zapcore"
@@ -23,6 +25,7 @@ import (
 
 	"github.com/ha-webhook/ha-webhook/internal/names"
 	"github.com/ha-webhook/ha-webhook/internal/server"
+	"github.com/ha-webhook/ha-webhook/test/testenv"
 )
 
 // The benchmark's webhook process: this same program, started again with childEnv set, runs ha-webhook's server
@@ -40,6 +43,8 @@ type childConfig struct {
 	CertDir     string `json:"cert_dir"`
 	HealthAddr  string `json:"health_addr"`
 	MetricsAddr string `json:"metrics_addr"`
+	// PprofAddr serves Go's /debug/pprof, for -api-cpuprofile.
+	PprofAddr string `json:"pprof_addr"`
 	// Patch is ha-webhook's own JSON patch for the benchmark pod (nullPatch), which the patching null webhook answers
 	// with.
 	Patch []byte `json:"patch"`
@@ -69,6 +74,7 @@ func childMain() int {
 	cfg := server.DefaultConfig()
 	cfg.WebhookHost, cfg.WebhookPort, cfg.CertDir = "127.0.0.1", c.WebhookPort, c.CertDir
 	cfg.HealthAddr, cfg.MetricsAddr, cfg.ShutdownDelay = c.HealthAddr, c.MetricsAddr, 0
+	cfg.PprofAddr = c.PprofAddr
 	srv, err := server.New(restCfg, cfg)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench webhook process:", err)
@@ -119,14 +125,23 @@ func (b *bench) startBenchWebhook(ctx context.Context, patch []byte) (*webhookPr
 	if err != nil {
 		return nil, err
 	}
+	pprofPort, err := testenv.FreePort()
+	if err != nil {
+		return nil, err
+	}
+	pprofAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(pprofPort))
 	conf, err := json.Marshal(childConfig{Kubeconfig: b.env.Kubeconfig, WebhookPort: a.webhookPort, CertDir: b.env.CertDir,
-		HealthAddr: a.health, MetricsAddr: a.metrics, Patch: patch})
+		HealthAddr: a.health, MetricsAddr: a.metrics, PprofAddr: pprofAddr, Patch: patch})
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.CommandContext(ctx, exe)
 	cmd.Env = append(os.Environ(), childEnv+"="+string(conf))
-	return launchReady(ctx, cmd, a)
+	p, err := launchReady(ctx, cmd, a)
+	if p != nil {
+		p.pprof = pprofAddr
+	}
+	return p, err
 }
 
 // haWebhookPatch is ha-webhook's own JSON patch for the pod the clients create through the API server, computed

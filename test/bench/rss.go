@@ -30,6 +30,8 @@ type webhookProc struct {
 	base        string
 	healthURL   string
 	metricsAddr string
+	// pprof is its /debug/pprof address, empty when it serves none.
+	pprof string
 }
 
 // procAddrs are a webhook process's free loopback ports: its webhook server, health endpoint and, when wanted, metrics
