@@ -159,8 +159,12 @@ func TestPatchOfChangesMutateDoesNotMake(t *testing.T) {
 		},
 		"postStart replaced": func(p *corev1.Pod) { p.Spec.Containers[0].Lifecycle.PostStart = fixture.ExecHandler("/other") },
 		"lifecycle removed":  func(p *corev1.Pod) { p.Spec.Containers[0].Lifecycle = nil },
-		"lifecycle added":    func(p *corev1.Pod) { p.Spec.Containers[1].Lifecycle = &corev1.Lifecycle{PreStop: fixture.ExecHandler("/x")} },
-		"probe replaced":     func(p *corev1.Pod) { p.Spec.Containers[0].ReadinessProbe = fixture.HTTPProbe("/other", intstr.FromInt32(2)) },
+		"lifecycle added": func(p *corev1.Pod) {
+			p.Spec.Containers[1].Lifecycle = &corev1.Lifecycle{PreStop: fixture.ExecHandler("/x")}
+		},
+		"probe replaced": func(p *corev1.Pod) {
+			p.Spec.Containers[0].ReadinessProbe = fixture.HTTPProbe("/other", intstr.FromInt32(2))
+		},
 		"probe replaced by an equal one": func(p *corev1.Pod) {
 			p.Spec.Containers[0].ReadinessProbe = fixture.HTTPProbe("/own", intstr.FromInt32(1))
 		},

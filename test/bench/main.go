@@ -70,11 +70,11 @@ type options struct {
 
 	// cpuProfile, when set, is written at the end of the run by an extra closed-loop run of profileCase, outside
 	// the measurements.
-	cpuProfile  string
+	cpuProfile string
 	// apiCPUProfile, when set, is a directory: after the api rounds, one more round of the patching null and of
 	// ha-webhook each, with the webhook process's CPU profiled into webhook-MODE.pprof.
 	apiCPUProfile string
-	profileCase string
+	profileCase   string
 }
 
 func defaultOptions() options {
