@@ -14,6 +14,7 @@ type Metrics struct {
 	mutations  *prometheus.CounterVec
 	violations *prometheus.CounterVec
 	exemptions prometheus.Counter
+	shed       prometheus.Counter
 }
 
 // New creates the metrics and registers them on reg.
@@ -31,6 +32,10 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "ha_webhook_exemptions_total",
 			Help: "Deployments admitted because of the ha-webhook.io/exempt annotation.",
 		}),
+		shed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ha_webhook_admissions_shed_total",
+			Help: "Admission requests answered at once with an error because --max-in-flight requests were already being handled; the API server's failurePolicy decided them.",
+		}),
 	}
 	var err error
 	if m.mutations, err = register(reg, m.mutations); err != nil {
@@ -40,6 +45,9 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 		return nil, err
 	}
 	if m.exemptions, err = register(reg, m.exemptions); err != nil {
+		return nil, err
+	}
+	if m.shed, err = register(reg, m.shed); err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -67,6 +75,9 @@ func (m *Metrics) Violation(rule string, mode policy.Mode) {
 }
 
 func (m *Metrics) Exempted() { m.exemptions.Inc() }
+
+// Shed counts a request answered at once because the replica was handling --max-in-flight already.
+func (m *Metrics) Shed() { m.shed.Inc() }
 
 // Replace registers c, first unregistering a collector with the same descriptors: a collector that reads a server's
 // state must be the running server's, also when tests start several servers in one process.

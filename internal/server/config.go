@@ -37,6 +37,11 @@ type Config struct {
 	// 90 s, Go's default). The server's own idle timeout is 30 s longer, so that clients close idle connections, not
 	// the server; after the shutdown delay it waits for them to (at most this + 5 s from SIGTERM).
 	ClientIdleTimeout time.Duration
+	// MaxInFlight is how many admission requests the replica handles at once; a request beyond them waits up to
+	// MaxInFlightWait for a slot, then is answered with an error for the API server's failurePolicy (inflight.go).
+	// 0: no limit.
+	MaxInFlight     int
+	MaxInFlightWait time.Duration
 	// GracefulShutdownTimeout bounds the drain of in-flight requests after the delay.
 	GracefulShutdownTimeout time.Duration
 	// NativeSleepRecheck is how often --prestop-mode=auto re-reads the API server's version.
@@ -71,6 +76,8 @@ func DefaultConfig() Config {
 		ShutdownDelay:           10 * time.Second,
 		GracefulShutdownTimeout: 30 * time.Second,
 		ClientIdleTimeout:       90 * time.Second,
+		MaxInFlight:             64,
+		MaxInFlightWait:         time.Second,
 		NativeSleepRecheck:      10 * time.Minute,
 		AuditInterval:           10 * time.Minute,
 		AuditDebounce:           5 * time.Second,
@@ -88,6 +95,12 @@ func (c Config) Validate() error {
 	}
 	if c.ShutdownDelay < 0 || c.GracefulShutdownTimeout < 0 || c.ClientIdleTimeout < 0 {
 		errs = append(errs, errors.New("--shutdown-delay, --client-idle-timeout and --graceful-shutdown-timeout must be >= 0"))
+	}
+	if c.MaxInFlight < 0 {
+		errs = append(errs, fmt.Errorf("--max-in-flight must be >= 0 (0: no limit), got %d", c.MaxInFlight))
+	}
+	if c.MaxInFlightWait < 0 {
+		errs = append(errs, fmt.Errorf("--max-in-flight-wait must be >= 0, got %s", c.MaxInFlightWait))
 	}
 	if c.NativeSleepRecheck <= 0 {
 		errs = append(errs, errors.New("--native-sleep-recheck-interval must be > 0"))
@@ -119,6 +132,8 @@ func (c *Config) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.PprofAddr, "pprof-bind-address", c.PprofAddr, "address of Go's /debug/pprof profiles (empty or 0: off); keep it on loopback or behind a port-forward")
 	fs.DurationVar(&c.ShutdownDelay, "shutdown-delay", c.ShutdownDelay, "after SIGTERM, keep serving this long with readiness false (each answer asks the client to close its connection) before draining; must exceed the time the pod takes to leave the Service's endpoints")
 	fs.DurationVar(&c.ClientIdleTimeout, "client-idle-timeout", c.ClientIdleTimeout, "how long the webhook's clients keep an idle connection (kube-apiserver: 90s); the server keeps idle connections 30s longer, and after SIGTERM waits for the clients to close theirs (at most this + 5s) instead of closing one a client may be writing on")
+	fs.IntVar(&c.MaxInFlight, "max-in-flight", c.MaxInFlight, "admission requests handled at once; a request beyond them waits in arrival order for --max-in-flight-wait, then is answered with an error (HTTP 500), so that under overload the API server's failurePolicy decides after that wait instead of the webhook's timeout (0: no limit)")
+	fs.DurationVar(&c.MaxInFlightWait, "max-in-flight-wait", c.MaxInFlightWait, "how long a request beyond --max-in-flight waits for a slot before it is answered with an error; keep it well below the webhooks' timeoutSeconds (0: answer at once)")
 	fs.DurationVar(&c.GracefulShutdownTimeout, "graceful-shutdown-timeout", c.GracefulShutdownTimeout, "after --shutdown-delay, how long in-flight requests may take to drain")
 	fs.DurationVar(&c.NativeSleepRecheck, "native-sleep-recheck-interval", c.NativeSleepRecheck, "how often --prestop-mode=auto re-reads the API server version")
 	fs.DurationVar(&c.AuditInterval, "audit-interval", c.AuditInterval, "re-audit the opted-in namespaces at least this often, besides after every change (0 disables the audit, its gauges, Events and PolicyReports)")

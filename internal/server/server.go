@@ -95,8 +95,9 @@ func New(restCfg *rest.Config, cfg Config) (*Server, error) {
 		metrics:     m,
 	})
 	srv := mgr.GetWebhookServer()
+	limit := limitInFlight(cfg.MaxInFlight, cfg.MaxInFlightWait, m.Shed)
 	for _, path := range slices.Sorted(maps.Keys(hooks)) {
-		srv.Register(path, serveHTTP(s.stopping.Load, hooks[path]))
+		srv.Register(path, limit(serveHTTP(s.stopping.Load, hooks[path])))
 	}
 	if err := s.addHealthChecks(); err != nil {
 		return nil, err

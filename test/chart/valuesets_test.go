@@ -38,7 +38,7 @@ func (s valueSet) wantPreStopSleep() int64 {
 var defaultArgs = map[string]string{
 	"mode": "enforce", "prestop-sleep": "15", "max-prestop-sleep": "120", "max-termination-grace-period": "600",
 	"prestop-mode": "auto", "min-replicas": "2", "allow-exemptions": "true", "shutdown-delay": "10s",
-	"graceful-shutdown-timeout": "15s", "client-idle-timeout": "90s", "webhook-port": "9443", "health-probe-bind-address": ":8081",
+	"graceful-shutdown-timeout": "15s", "client-idle-timeout": "90s", "max-in-flight": "64", "max-in-flight-wait": "1s", "webhook-port": "9443", "health-probe-bind-address": ":8081",
 	"metrics-bind-address": ":8080", "enable-http2": "false", "zap-log-level": "info",
 	"audit-interval": "10m", "audit-debounce": "5s", "audit-events": "true", "policy-reports": "false", "leader-elect": "true",
 }
@@ -71,6 +71,8 @@ server:
   enableHTTP2: true
   shutdownDelaySeconds: 5
   clientIdleTimeoutSeconds: 30
+  maxInFlight: 32
+  maxInFlightWait: 250ms
   gracefulShutdownTimeoutSeconds: 20
   preStopSleepSeconds: 3
 logging: {level: debug, encoder: console, development: true, stacktraceLevel: panic, timeEncoding: rfc3339}
@@ -83,7 +85,7 @@ extraArgs: ["--kubeconfig="]
 			"readiness-timeout-seconds": "2", "readiness-failure-threshold": "4", "readiness-success-threshold": "2",
 			"min-replicas": "3", "allow-exemptions": "false", "webhook-host": "0.0.0.0", "webhook-port": "10250",
 			"health-probe-bind-address": ":9440", "metrics-bind-address": "0", "enable-http2": "true",
-			"shutdown-delay": "5s", "graceful-shutdown-timeout": "20s", "client-idle-timeout": "30s", "zap-log-level": "debug",
+			"shutdown-delay": "5s", "graceful-shutdown-timeout": "20s", "client-idle-timeout": "30s", "max-in-flight": "32", "max-in-flight-wait": "250ms", "zap-log-level": "debug",
 			"zap-encoder": "console", "zap-devel": "true", "zap-stacktrace-level": "panic",
 			"zap-time-encoding": "rfc3339", "kubeconfig": "",
 			"audit-interval": "3m", "audit-debounce": "2s", "audit-events": "false", "policy-reports": "true", "leader-elect": "false",

@@ -81,23 +81,28 @@ type outcome struct {
 type target func() (url, backend string, ok bool)
 
 // loadGen sends rate admissions per second, each on its own goroutine, until stopped. Every freshEvery-th request
-// (0: none) opens a new TLS connection; the others share a keep-alive pool.
+// (0: none) opens a new TLS connection; the others share a keep-alive pool. With maxOutstanding > 0, a request due
+// while that many are unanswered is not sent but counted in capped, as a client with its own in-flight limit does.
 type loadGen struct {
-	rate       int
-	keepAlive  *http.Client
-	fresh      *http.Client
-	freshEvery int
-	target     target
+	rate           int
+	keepAlive      *http.Client
+	fresh          *http.Client
+	freshEvery     int
+	target         target
+	maxOutstanding int
 	// admit sends one admission; nil: admitPod, an AdmissionReview POSTed to the target.
 	admit func(c *http.Client, url, uid string) (connClose bool, err error)
 
-	mu       sync.Mutex
-	outcomes []outcome
-	held     atomic.Int64
-	seq      atomic.Int64
-	stop     chan struct{}
-	stopped  chan struct{}
-	inflight sync.WaitGroup
+	mu          sync.Mutex
+	outcomes    []outcome
+	held        atomic.Int64
+	capped      atomic.Int64
+	outstanding atomic.Int64
+	seq         atomic.Int64
+	stop        chan struct{}
+	halted      sync.Once
+	stopped     chan struct{}
+	inflight    sync.WaitGroup
 }
 
 func (l *loadGen) start() *loadGen {
@@ -133,6 +138,11 @@ func (l *loadGen) send() {
 		l.held.Add(1)
 		return
 	}
+	if l.maxOutstanding > 0 && l.outstanding.Load() >= int64(l.maxOutstanding) {
+		l.capped.Add(1)
+		return
+	}
+	l.outstanding.Add(1)
 	n := l.seq.Add(1)
 	c := l.keepAlive
 	if l.freshEvery > 0 && n%int64(l.freshEvery) == 0 {
@@ -148,15 +158,19 @@ func (l *loadGen) send() {
 		}
 		o.connClose, o.err = admit(c, url, fmt.Sprintf("load-%08d", n))
 		o.end = time.Now()
+		l.outstanding.Add(-1)
 		l.mu.Lock()
 		l.outcomes = append(l.outcomes, o)
 		l.mu.Unlock()
 	}()
 }
 
+// halt stops sending; the requests in flight go on.
+func (l *loadGen) halt() { l.halted.Do(func() { close(l.stop) }) }
+
 // finish stops sending, waits for the requests in flight and returns every outcome in start order.
 func (l *loadGen) finish() []outcome {
-	close(l.stop)
+	l.halt()
 	<-l.stopped
 	l.inflight.Wait()
 	l.mu.Lock()

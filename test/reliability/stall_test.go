@@ -7,10 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
-	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -33,15 +29,55 @@ import (
 // lookup timeout, shorter than a watch's timeout.
 const stallFor = 20 * time.Second
 
-// TestAPIServerStall: kube-apiserver stopped with SIGSTOP for 20 s while ha-webhook answers. ha-webhook keeps
-// answering from its cache (pods mutated, a compliant Deployment admitted, a violating one denied), sends no false
-// denial, keeps /readyz at 200 (the truth: it answers), and its watches resume after SIGCONT without a restart (a PDB
-// deleted afterwards moves the audit's gauge, which is computed from the cache only). The rule for a denial it
-// cannot confirm live while the API server is unreachable: after the live read's timeout (2 s), the cache's verdict
-// is sent.
+// TestAPIServerStall: kube-apiserver stopped with SIGSTOP for 20 s while ha-webhook answers (apiServerFault).
 func TestAPIServerStall(t *testing.T) {
+	pid := apiServerPID(t)
+	apiServerFault(t, "stall", "SIGSTOP: kube-apiserver stopped for 20 s", func(t *testing.T) string {
+		if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+			t.Fatal(err)
+		}
+		resumed := false
+		t.Cleanup(func() {
+			if !resumed {
+				_ = syscall.Kill(pid, syscall.SIGCONT)
+			}
+		})
+		time.Sleep(stallFor)
+		if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
+			t.Fatal(err)
+		}
+		resumed = true
+		return fmt.Sprintf("kube-apiserver SIGSTOP for %s", stallFor)
+	})
+}
+
+// TestAPIServerRestart: kube-apiserver stopped with SIGTERM and started again (same port, certificates and etcd)
+// while ha-webhook answers (apiServerFault). While it is down, a denial's live confirmation fails at once (connection
+// refused) instead of timing out, and the cache's verdict is sent.
+func TestAPIServerRestart(t *testing.T) {
+	apiServerFault(t, "restart", "kube-apiserver restarted (SIGTERM, started again)", func(t *testing.T) string {
+		r, err := env.RestartAPIServer(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		how := "exited after SIGTERM"
+		if r.Killed {
+			how = "had not exited 15 s after SIGTERM (graceful termination), killed"
+		}
+		// The time the cluster's clients (ha-webhook's informers among them) had no API server.
+		return fmt.Sprintf("kube-apiserver restarted (the old process %s): down %s from SIGTERM to /readyz of the new process", how, r.Down.Round(100*time.Millisecond))
+	})
+}
+
+// apiServerFault runs fault on kube-apiserver while ha-webhook answers 50 pod admissions/s and 4 pairs of Deployment
+// reviews/s (one compliant, one violating). ha-webhook must keep answering from its cache (pods mutated, the
+// compliant Deployment admitted, the violating one denied), send no false denial, keep /readyz at 200 (the truth: it
+// answers), and its watches must resume afterwards without a restart of ha-webhook (a PDB deleted afterwards moves
+// the audit's gauge, which is computed from the cache only). The rule for a denial it cannot confirm live while the
+// API server is unreachable: after the live read fails or times out (2 s), the cache's verdict is sent.
+func apiServerFault(t *testing.T, name, faultPhase string, fault func(t *testing.T) string) {
 	p := serve(t, "serve", serveOptions{args: []string{"--audit-debounce", "200ms"}})
-	ns := scenarioNamespace(t, "stall")
+	ns := scenarioNamespace(t, name)
 	ctx := context.Background()
 	budget := &policyv1.PodDisruptionBudget{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: ns},
 		Spec: policyv1.PodDisruptionBudgetSpec{MaxUnavailable: ptr.To(intstr.FromInt32(1)),
@@ -66,7 +102,6 @@ func TestAPIServerStall(t *testing.T) {
 		return wantSeries(metrics, fmt.Sprintf(`ha_webhook_audit_workloads{namespace=%q,state="compliant"} 1`, ns))
 	})
 
-	pid := apiServerPID(t)
 	var mu sync.Mutex
 	type tally struct{ pods, podsFailed, webAllowed, webDenied, webFailed, lonelyDenied, lonelyOther, notReady int }
 	ts := map[string]*tally{}
@@ -143,31 +178,18 @@ func TestAPIServerStall(t *testing.T) {
 
 	time.Sleep(3 * time.Second)
 	mu.Lock()
-	phase = "SIGSTOP: kube-apiserver stopped for 20 s"
+	phase = faultPhase
 	mu.Unlock()
-	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
-	resumed := false
-	t.Cleanup(func() {
-		if !resumed {
-			_ = syscall.Kill(pid, syscall.SIGCONT)
-		}
-	})
-	time.Sleep(stallFor)
-	if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
-		t.Fatal(err)
-	}
-	resumed = true
+	what := fault(t)
 	mu.Lock()
-	phase = "SIGCONT: running again"
+	phase = "after"
 	mu.Unlock()
 	// The watches resume: a PDB deleted now reaches the cache, and the audit (cache only) counts web violating.
 	if err := env.Client.Delete(ctx, budget); err != nil {
 		t.Fatal(err)
 	}
 	sigcont := time.Now()
-	waitUntil(t, 60*time.Second, "the cache sees the PDB deleted after SIGCONT", func() error {
+	waitUntil(t, 60*time.Second, "the cache sees the PDB deleted after the fault", func() error {
 		return wantSeries(metrics, fmt.Sprintf(`ha_webhook_audit_workloads{namespace=%q,state="violating"} 1`, ns))
 	})
 	resume := time.Since(sigcont)
@@ -177,7 +199,7 @@ func TestAPIServerStall(t *testing.T) {
 
 	var b strings.Builder
 	b.WriteString("| phase | pod admissions | failed | web (compliant) allowed / denied / failed | lonely (violating) denied / other | /readyz not 200 |\n|---|---:|---:|---|---|---:|\n")
-	for _, name := range []string{"before", "SIGSTOP: kube-apiserver stopped for 20 s", "SIGCONT: running again"} {
+	for _, name := range []string{"before", faultPhase, "after"} {
 		x := ts[name]
 		if x == nil {
 			x = &tally{}
@@ -187,7 +209,7 @@ func TestAPIServerStall(t *testing.T) {
 		if x.podsFailed != 0 {
 			t.Errorf("%s: %d of %d pod admissions failed", name, x.podsFailed, x.pods)
 		}
-		if name != "SIGCONT: running again" && (x.webDenied != 0 || x.webFailed != 0) {
+		if name != "after" && (x.webDenied != 0 || x.webFailed != 0) {
 			t.Errorf("%s: the compliant Deployment was denied %d times, failed %d: a false denial", name, x.webDenied, x.webFailed)
 		}
 		if x.lonelyOther != 0 {
@@ -197,8 +219,8 @@ func TestAPIServerStall(t *testing.T) {
 			t.Errorf("%s: /readyz failed %d times while the server answered", name, x.notReady)
 		}
 	}
-	t.Logf("FIGURES kube-apiserver SIGSTOP for %s under 50 pod admissions/s and 4 Deployment reviews/s; watch resumed: a PDB deleted after SIGCONT reached the cache in %s; slowest pair of Deployment reviews %s (a denial confirmed live waits for the live read's 2 s timeout)\n%s",
-		stallFor, resume.Round(100*time.Millisecond), slowest.Round(10*time.Millisecond), b.String())
+	t.Logf("FIGURES %s, under 50 pod admissions/s and 4 Deployment reviews/s; watch resumed: a PDB deleted after the fault reached the cache in %s; slowest pair of Deployment reviews %s (a denial confirmed live waits for the live read's 2 s timeout)\n%s",
+		what, resume.Round(100*time.Millisecond), slowest.Round(10*time.Millisecond), b.String())
 	if slowest > 5*time.Second {
 		t.Errorf("a Deployment review took %s: beyond the chart's 5 s webhook timeout", slowest)
 	}
@@ -207,35 +229,14 @@ func TestAPIServerStall(t *testing.T) {
 // clientObject is what env.Client.Create takes.
 type clientObject = client.Object
 
-// apiServerPID finds the test kube-apiserver's process by the port it serves on.
+// apiServerPID is the test kube-apiserver's process.
 func apiServerPID(t *testing.T) int {
 	t.Helper()
-	u, err := url.Parse(env.Config.Host)
+	pid, err := env.APIServerPID()
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := u.Port()
-	dirs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
-	for _, f := range dirs {
-		raw, err := os.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		args := strings.Split(string(raw), "\x00")
-		if len(args) == 0 || filepath.Base(args[0]) != "kube-apiserver" {
-			continue
-		}
-		for _, a := range args {
-			if a == "--secure-port="+port {
-				pid, err := strconv.Atoi(filepath.Base(filepath.Dir(f)))
-				if err == nil {
-					return pid
-				}
-			}
-		}
-	}
-	t.Fatalf("no kube-apiserver process serving port %s", port)
-	return 0
+	return pid
 }
 
 // deploymentReview is an AdmissionReview creating a Deployment of replicas in ns (no PDB but web's).

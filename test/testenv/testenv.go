@@ -40,6 +40,9 @@ type Env struct {
 	CertDir     string
 	CAData      []byte
 	dir         string
+	// restarted are the kube-apiservers RestartAPIServer started; apiServerLog the latest one's output.
+	restarted    []restartedProc
+	apiServerLog *SyncBuffer
 }
 
 // Start builds (or reuses) the binaries and starts etcd and kube-apiserver on loopback.
@@ -85,7 +88,7 @@ func Start(extraComponents ...string) (*Env, error) {
 
 // Stop ends the control plane and removes temporary files.
 func (e *Env) Stop() error {
-	err := e.envtest.Stop()
+	err := errors.Join(e.stopRestarted(), e.envtest.Stop())
 	if e.dir != "" {
 		err = errors.Join(err, os.RemoveAll(e.dir))
 	}

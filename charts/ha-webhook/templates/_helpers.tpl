@@ -159,6 +159,8 @@ always excludes the release namespace and the control plane's namespaces. Same a
   (printf "--metrics-bind-address=%v" $metrics)
   (printf "--shutdown-delay=%vs" $v.server.shutdownDelaySeconds)
   (printf "--client-idle-timeout=%vs" $v.server.clientIdleTimeoutSeconds)
+  (printf "--max-in-flight=%v" $v.server.maxInFlight)
+  (printf "--max-in-flight-wait=%v" $v.server.maxInFlightWait)
   (printf "--graceful-shutdown-timeout=%vs" $v.server.gracefulShutdownTimeoutSeconds)
   (printf "--zap-log-level=%v" $v.logging.level)
   (printf "--zap-encoder=%v" $v.logging.encoder)
