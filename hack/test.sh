@@ -4,7 +4,7 @@
 # load; test/e2e: the upgrade drill; test/monitoring: the chart's alerts, dashboard and metrics), then every fuzz
 # target for a bounded time.
 # A fresh machine needs only Go: the control-plane binaries and helm are built from the Go module proxy into a
-# version-keyed cache (15–30 min cold, seconds warm); see hack/testbin.sh. A whole cold run measured 41 min (before the test modules split); a warm one 595 s (2026-12-01).
+# version-keyed cache (15–30 min cold, seconds warm); see hack/testbin.sh. A whole cold run measured 41 min (before the test modules split); a warm one 1,360 s (2026-12-02: test/reliability alone 409 s, its TestOverload 4.5 min of that).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -47,7 +47,8 @@ func (b *bench) apiServerFilled(ctx context.Context, bins binaries) (*apiFilledR
 		if m.bin == "" {
 			continue
 		}
-		p, err := b.startWebhook(ctx, m.bin, true)
+		// Only the current binary is profiled: the baseline may predate --pprof-bind-address.
+		p, err := b.startWebhook(ctx, m.bin, true, b.o.apiCPUProfile != "" && m.name == modeCurrent)
 		if err != nil {
 			return nil, err
 		}
@@ -71,6 +72,15 @@ func (b *bench) apiServerFilled(ctx context.Context, bins binaries) (*apiFilledR
 	}
 	if err := samePatchEffect(got[modeCurrent].probe, got[modeNullPatch].probe); err != nil {
 		return nil, err
+	}
+	if b.o.apiCPUProfile != "" {
+		for _, m := range modes {
+			if m.name == modeCurrent || m.name == modeNullPatch {
+				if err := b.profileMode(ctx, clients, modes, m, "webhook-10k-"); err != nil {
+					return nil, err
+				}
+			}
+		}
 	}
 	res := &apiFilledResult{Clients: b.o.apiClients, Rounds: b.o.apiRounds, RoundSeconds: b.o.apiRoundDur.Seconds(), DryRun: true}
 	for _, m := range modes {

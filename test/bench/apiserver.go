@@ -364,7 +364,7 @@ func (b *bench) apiServer(ctx context.Context) (*apiResult, map[string]sample, e
 	}
 	if b.o.apiCPUProfile != "" {
 		for _, m := range []apiMode{modes[2], modes[3]} {
-			if err := b.profileMode(ctx, clients, modes, m); err != nil {
+			if err := b.profileMode(ctx, clients, modes, m, "webhook-"); err != nil {
 				return nil, nil, err
 			}
 		}
@@ -421,8 +421,8 @@ func ratiosOf(a, ref *apiModeResult) *modeRatios {
 }
 
 // profileMode runs one more round of m under the same load, with the CPU of the process answering it profiled
-// (Go's /debug/pprof/profile) into b.o.apiCPUProfile/webhook-MODE.pprof.
-func (b *bench) profileMode(ctx context.Context, clients []kubernetes.Interface, modes []apiMode, m apiMode) error {
+// (Go's /debug/pprof/profile) into b.o.apiCPUProfile/PREFIXMODE.pprof.
+func (b *bench) profileMode(ctx context.Context, clients []kubernetes.Interface, modes []apiMode, m apiMode, prefix string) error {
 	if _, err := b.switchMode(ctx, modes, m); err != nil {
 		return err
 	}
@@ -430,7 +430,7 @@ func (b *bench) profileMode(ctx context.Context, clients []kubernetes.Interface,
 	if err := os.MkdirAll(b.o.apiCPUProfile, 0o755); err != nil {
 		return err
 	}
-	file := filepath.Join(b.o.apiCPUProfile, "webhook-"+strings.ReplaceAll(strings.ReplaceAll(m.name, ",", ""), " ", "-")+".pprof")
+	file := filepath.Join(b.o.apiCPUProfile, prefix+strings.ReplaceAll(strings.ReplaceAll(m.name, ",", ""), " ", "-")+".pprof")
 	seconds := max(int(b.o.apiRoundDur.Seconds()), 1)
 	done := make(chan error, 1)
 	go func() { done <- fetchProfile(ctx, m.proc.pprof, seconds, file) }()

@@ -72,7 +72,8 @@ type options struct {
 	// the measurements.
 	cpuProfile string
 	// apiCPUProfile, when set, is a directory: after the api rounds, one more round of the patching null and of
-	// ha-webhook each, with the webhook process's CPU profiled into webhook-MODE.pprof.
+	// ha-webhook each, with the webhook process's CPU profiled into webhook-MODE.pprof; after the api_10k rounds likewise
+	// (webhook-10k-MODE.pprof).
 	apiCPUProfile string
 	profileCase   string
 }
@@ -125,7 +126,7 @@ func main() {
 	readyRuns := flag.Int("ready-runs", 0, "fresh ha-webhook serve processes timed from start to ready with the fill (0: 5, or 3 with -quick)")
 	flag.StringVar(&o.baselineRepo, "baseline-repo", "", "another checkout of ha-webhook (e.g. `git worktree add /tmp/base COMMIT`): build its cmd/webhook the same way and measure it beside this one (rss, api_10k)")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "after the measurements, profile one extra closed-loop run of -profile-case into this file")
-	flag.StringVar(&o.apiCPUProfile, "api-cpuprofile", "", "directory: after the api rounds, profile the webhook process during one more round of the patching null and of ha-webhook (webhook-null-patching.pprof, webhook-ha-webhook.pprof)")
+	flag.StringVar(&o.apiCPUProfile, "api-cpuprofile", "", "directory: after the api rounds, profile the webhook process during one more round of the patching null and of ha-webhook (webhook-null_patch.pprof, webhook-with.pprof); after the api_10k rounds likewise, with the fill cached (webhook-10k-null_patch.pprof, webhook-10k-current.pprof)")
 	flag.StringVar(&o.profileCase, "profile-case", "mutate", "case profiled by -cpuprofile: null, mutate, mutate_64k, validate, validate_deny, validate_10k, validate_pdb_10k")
 	phases := flag.String("phases", "webhook,api,fill,rss,ready_10k,api_10k", "phases to run (a subset of webhook,api,fill,rss,ready_10k,api_10k; rss after the fill, ready_10k and api_10k need fill); the JSON of a partial run lacks the others' keys")
 	flag.Parse()

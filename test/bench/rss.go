@@ -98,13 +98,28 @@ func launchReady(ctx context.Context, cmd *exec.Cmd, a procAddrs) (*webhookProc,
 }
 
 // startWebhook starts bin serve on free ports, with the test environment's serving certificate, and waits until it
-// is ready (its caches have synced). metrics enables its metrics endpoint (the memory measurement leaves it off).
-func (b *bench) startWebhook(ctx context.Context, bin string, metrics bool) (*webhookProc, error) {
+// is ready (its caches have synced). metrics enables its metrics endpoint (the memory measurement leaves it off);
+// pprof serves Go's /debug/pprof too, for -api-cpuprofile.
+func (b *bench) startWebhook(ctx context.Context, bin string, metrics, pprof bool) (*webhookProc, error) {
 	a, err := freeAddrs(metrics)
 	if err != nil {
 		return nil, err
 	}
-	return launchReady(ctx, b.serveCommand(ctx, bin, a), a)
+	cmd := b.serveCommand(ctx, bin, a)
+	var pprofAddr string
+	if pprof {
+		port, err := testenv.FreePort()
+		if err != nil {
+			return nil, err
+		}
+		pprofAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		cmd.Args = append(cmd.Args, "--pprof-bind-address", pprofAddr)
+	}
+	p, err := launchReady(ctx, cmd, a)
+	if p != nil {
+		p.pprof = pprofAddr
+	}
+	return p, err
 }
 
 // pid is the process's id.
@@ -140,7 +155,7 @@ func (b *bench) warm(ctx context.Context, p *webhookProc, targets []*target, d t
 // ready (its caches have synced), sends each warm target's request to it for a second, and reads VmRSS and VmHWM
 // (peak) from /proc. The process holds only ha-webhook: no load generator, no API server, no benchmark bookkeeping.
 func (b *bench) measureRSS(ctx context.Context, bin string, warm []*target) (rssMiB, hwmMiB float64, err error) {
-	p, err := b.startWebhook(ctx, bin, false)
+	p, err := b.startWebhook(ctx, bin, false, false)
 	if err != nil {
 		return 0, 0, err
 	}
