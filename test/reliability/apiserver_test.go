@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -216,4 +218,35 @@ func createPods(t *testing.T, ns string, prefix string, n int) []string {
 		out = append(out, name)
 	}
 	return out
+}
+
+// errUnmutated marks a pod creation the API server admitted without the webhook's mutation: under failurePolicy
+// Ignore, a call that failed or timed out.
+var errUnmutated = errors.New("admitted without mutation")
+
+// apiServerPodLoad creates rate pods per second in ns through kube-apiserver (server-side dry runs: admitted through
+// the webhooks, not stored), named prefix + the request's uid, each of which must come back mutated (errUnmutated
+// otherwise). Its client has no client-side rate limit (the default is 5/s).
+func apiServerPodLoad(t *testing.T, ns, prefix string, rate int) *loadGen {
+	t.Helper()
+	cfg := rest.CopyConfig(env.Config)
+	cfg.QPS, cfg.Burst = -1, 0
+	c, err := client.New(cfg, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &loadGen{
+		rate:   rate,
+		target: func() (string, string, bool) { return "", "kube-apiserver", true },
+		admit: func(_ *http.Client, _, uid string) (bool, error) {
+			pod := servingPod(ns, prefix+uid)
+			if err := c.Create(context.Background(), pod, client.DryRunAll); err != nil {
+				return false, err
+			}
+			if pod.Annotations[names.AnnotationInjected] == "" {
+				return false, errUnmutated
+			}
+			return false, nil
+		},
+	}
 }

@@ -35,37 +35,46 @@ func admitPod(c *http.Client, url, uid string) (connClose bool, err error) {
 
 // admitPodBody posts the pod AdmissionReview reviewBody (whose uid is uid) and checks that it was mutated.
 func admitPodBody(c *http.Client, url, reviewBody, uid string) (connClose bool, err error) {
-	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(reviewBody))
+	connClose, body, err := postReview(c, url, reviewBody)
 	if err != nil {
-		return false, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := c.Do(req)
-	if err != nil {
-		return false, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return resp.Close, fmt.Errorf("reading the answer: %w", err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return resp.Close, fmt.Errorf("HTTP %d: %.200s", resp.StatusCode, body)
+		return connClose, err
 	}
 	var review admissionv1.AdmissionReview
 	if err := json.Unmarshal(body, &review); err != nil || review.Response == nil {
-		return resp.Close, fmt.Errorf("not an AdmissionReview: %.200s", body)
+		return connClose, fmt.Errorf("not an AdmissionReview: %.200s", body)
 	}
 	r := review.Response
 	switch {
 	case string(r.UID) != uid:
-		return resp.Close, fmt.Errorf("answer for uid %q, want %q", r.UID, uid)
+		return connClose, fmt.Errorf("answer for uid %q, want %q", r.UID, uid)
 	case !r.Allowed:
-		return resp.Close, fmt.Errorf("refused: %+v", r.Result)
+		return connClose, fmt.Errorf("refused: %+v", r.Result)
 	case !bytes.Contains(r.Patch, []byte(names.AnnotationInjected)) && !bytes.Contains(r.Patch, []byte(strings.ReplaceAll(names.AnnotationInjected, "/", "~1"))):
-		return resp.Close, fmt.Errorf("no mutation in the answer: %s", r.Patch)
+		return connClose, fmt.Errorf("no mutation in the answer: %s", r.Patch)
 	}
-	return resp.Close, nil
+	return connClose, nil
+}
+
+// postReview POSTs an AdmissionReview and returns the body of an HTTP 200 answer; any other status is an error.
+func postReview(c *http.Client, url, reviewBody string) (connClose bool, body []byte, err error) {
+	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(reviewBody))
+	if err != nil {
+		return false, nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.Do(req)
+	if err != nil {
+		return false, nil, err
+	}
+	defer resp.Body.Close()
+	body, err = io.ReadAll(resp.Body)
+	if err != nil {
+		return resp.Close, nil, fmt.Errorf("reading the answer: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return resp.Close, nil, fmt.Errorf("HTTP %d: %.200s", resp.StatusCode, body)
+	}
+	return resp.Close, body, nil
 }
 
 // outcome is one admission sent by the load generator.
@@ -203,11 +212,8 @@ func latencies(ts []*tally) string {
 	if len(all) == 0 {
 		return ""
 	}
-	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
-	q := func(p float64) time.Duration {
-		return all[min(len(all)-1, int(p*float64(len(all))))].Round(100 * time.Microsecond)
-	}
-	return fmt.Sprintf("latency of the successful admissions: p50 %s, p99 %s, max %s", q(0.5), q(0.99), all[len(all)-1].Round(100*time.Microsecond))
+	q := func(p float64) time.Duration { return quantile(all, p).Round(100 * time.Microsecond) }
+	return fmt.Sprintf("latency of the successful admissions: p50 %s, p99 %s, max %s", q(0.5), q(0.99), q(1))
 }
 
 func tallyPhases(outcomes []outcome, phases []phase) []*tally {

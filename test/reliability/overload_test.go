@@ -5,9 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
+	"maps"
 	"net/http"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -17,8 +18,6 @@ import (
 	"time"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
-	"k8s.io/client-go/rest"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ha-webhook/ha-webhook/internal/devcert"
 	"github.com/ha-webhook/ha-webhook/internal/names"
@@ -126,26 +125,7 @@ func overload(t *testing.T, p *serveProc, reviewNS, apiNS string, burstLen time.
 		return c
 	}
 
-	apiCfg := rest.CopyConfig(env.Config)
-	apiCfg.QPS, apiCfg.Burst = -1, 0
-	apiClient, err := client.New(apiCfg, client.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	viaAPI := (&loadGen{
-		rate:   apiServerPodRate,
-		target: func() (string, string, bool) { return "", "kube-apiserver", true },
-		admit: func(_ *http.Client, _, uid string) (bool, error) {
-			pod := servingPod(apiNS, "overload-"+uid)
-			if err := apiClient.Create(context.Background(), pod, client.DryRunAll); err != nil {
-				return false, err
-			}
-			if pod.Annotations[names.AnnotationInjected] == "" {
-				return false, errUnmutated
-			}
-			return false, nil
-		},
-	})
+	viaAPI := apiServerPodLoad(t, apiNS, "overload-", apiServerPodRate)
 	steady := &loadGen{rate: max(1, int(r.max/4)), keepAlive: client5s(256), target: direct, admit: admit, maxOutstanding: 256}
 	burst := &loadGen{rate: int(r.max*overloadFactor) - steady.rate, keepAlive: client5s(apiServersInFlight),
 		target: direct, admit: admit, maxOutstanding: apiServersInFlight}
@@ -174,10 +154,6 @@ func overload(t *testing.T, p *serveProc, reviewNS, apiNS string, burstLen time.
 	r.recovery()
 	return r
 }
-
-// errUnmutated marks a pod creation the API server admitted without the webhook's mutation: under failurePolicy
-// Ignore, a call that failed or timed out.
-var errUnmutated = errors.New("admitted without mutation")
 
 // recovery finds when the steady load was back to normal after the burst: the send time, after the burst's end,
 // of the last steady request that failed or took more than 10× the steady p99 before the burst (at least 50 ms).
@@ -243,21 +219,12 @@ func tallyKinds(outcomes []outcome, from, to time.Time) kindTally {
 
 func (k kindTally) String() string {
 	var parts []string
-	for _, kind := range sortedKeys(k.n) {
+	for _, kind := range slices.Sorted(maps.Keys(k.n)) {
 		d := k.took[kind]
 		parts = append(parts, fmt.Sprintf("%s %d (p50 %s, p99 %s, max %s)", kind, k.n[kind],
 			quantile(d, 0.5).Round(100*time.Microsecond), quantile(d, 0.99).Round(100*time.Microsecond), quantile(d, 1).Round(100*time.Microsecond)))
 	}
 	return strings.Join(parts, ", ")
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 func (r *overloadRun) phaseBounds(i int) (time.Time, time.Time) {
@@ -414,29 +381,16 @@ func admitHeavyPod(c *http.Client, url, ns, uid string) (bool, error) {
 	if !ok {
 		tmpl, _ = heavyReviews.LoadOrStore(ns, heavyPodReview(ns))
 	}
-	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(fmt.Sprintf(tmpl.(string), uid)))
+	connClose, body, err := postReview(c, url, fmt.Sprintf(tmpl.(string), uid))
 	if err != nil {
-		return false, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := c.Do(req)
-	if err != nil {
-		return false, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return resp.Close, fmt.Errorf("reading the answer: %w", err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return resp.Close, fmt.Errorf("HTTP %d: %.200s", resp.StatusCode, body)
+		return connClose, err
 	}
 	for _, want := range []string{`"uid":"` + uid + `"`, `"allowed":true`, `"patch":"`} {
 		if !bytes.Contains(body, []byte(want)) {
-			return resp.Close, fmt.Errorf("the answer lacks %s: %.200s", want, body)
+			return connClose, fmt.Errorf("the answer lacks %s: %.200s", want, body)
 		}
 	}
-	return resp.Close, nil
+	return connClose, nil
 }
 
 // probeEvery is how often processMonitor samples.

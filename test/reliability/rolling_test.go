@@ -1,17 +1,12 @@
 package reliability
 
 import (
-	"context"
-	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
-	"k8s.io/client-go/rest"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ha-webhook/ha-webhook/internal/devcert"
 	"github.com/ha-webhook/ha-webhook/internal/names"
@@ -86,27 +81,7 @@ func TestRollingRestartThroughTheAPIServer(t *testing.T) {
 	ns := scenarioNamespace(t, "roll")
 	mutatedByWebhook(t, ns)
 
-	// The load's own client: no client-side rate limit (the default is 5/s).
-	cfg := rest.CopyConfig(env.Config)
-	cfg.QPS, cfg.Burst = -1, 0
-	c, err := client.New(cfg, client.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	load := (&loadGen{
-		rate:   loadRate,
-		target: func() (string, string, bool) { return "", "kube-apiserver", true },
-		admit: func(_ *http.Client, _, uid string) (bool, error) {
-			pod := servingPod(ns, uid)
-			if err := c.Create(context.Background(), pod, client.DryRunAll); err != nil {
-				return false, err
-			}
-			if pod.Annotations[names.AnnotationInjected] == "" {
-				return false, errors.New("admitted without mutation")
-			}
-			return false, nil
-		},
-	}).start()
+	load := apiServerPodLoad(t, ns, "", loadRate).start()
 	r.begin()
 	// A replacement drains until the API server has closed its connections.
 	r.roll(500*time.Millisecond, testShutdownDelay+apiServerIdle+30*time.Second)
